@@ -1,0 +1,125 @@
+//! The router with its layers in the contract's order, and the server with graceful draining.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::error::ApiError;
+use crate::middleware::{body_limit, context, headers, rate_limit};
+use crate::ops::{docs, health, metrics_endpoint};
+use crate::state::AppState;
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("Not Found")
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    let header = HeaderName::from_static;
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header("authorization"),
+            header("content-type"),
+            header("x-tenant-slug"),
+            header("x-request-id"),
+            header("idempotency-key"),
+        ])
+        .expose_headers([
+            header("x-request-id"),
+            header("retry-after"),
+            header("ratelimit-limit"),
+            header("ratelimit-remaining"),
+            header("ratelimit-reset"),
+            header("idempotency-replayed"),
+        ])
+        .max_age(Duration::from_secs(600))
+}
+
+/// The whole application. `api_v1` holds the versioned resource routers, nested under `/api/v1`.
+pub fn router(state: AppState, api_v1: Router<AppState>) -> Router {
+    let settings = state.settings();
+    let max_body = settings.max_body_bytes;
+    let mut app = Router::new()
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
+        .route("/metrics", get(metrics_endpoint::metrics))
+        .nest("/api/v1", api_v1);
+    if settings.enable_openapi {
+        app = app.merge(docs::router());
+    }
+    // Outermost first: the request id comes before everything so every later layer, log line and error
+    // body sees it; headers and CORS wrap the body and rate limits so 413 and 429 carry them.
+    let layers = ServiceBuilder::new()
+        .layer(from_fn_with_state(state.clone(), context::request_context))
+        .layer(CatchPanicLayer::new())
+        .layer(from_fn(headers::security_headers))
+        .layer(cors(&settings.cors_origins))
+        .layer(from_fn_with_state(state.clone(), body_limit::body_limit))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(from_fn_with_state(
+            state.clone(),
+            rate_limit::global_rate_limit,
+        ));
+    app.route_layer(from_fn(context::record_route))
+        .fallback(not_found)
+        .layer(layers)
+        .with_state(state)
+}
+
+/// Serves until `shutdown` is cancelled, then drains: `/health` and `/ready` answer `draining`, no new
+/// connections are accepted, and in-flight requests get `grace` to finish.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    state: AppState,
+    shutdown: CancellationToken,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let lifecycle = state.lifecycle().clone();
+    let signal = shutdown.clone();
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        signal.cancelled().await;
+        lifecycle.start_draining();
+    });
+    let mut server = std::pin::pin!(server.into_future());
+    tokio::select! {
+        result = &mut server => return result,
+        () = shutdown.cancelled() => {}
+    }
+    match tokio::time::timeout(grace, server).await {
+        Ok(result) => result,
+        Err(_) => {
+            tracing::warn!(
+                in_flight = state.lifecycle().in_flight(),
+                "grace period over; dropping remaining requests"
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! `/openapi.json` and the interactive `/docs` page, served from the binary (no CDN).
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::state::AppState;
+
+/// The error body of every non-2xx response (api.md §0.2).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ErrorBody {
+    /// Human-readable message.
+    detail: String,
+    /// Same value as the `X-Request-ID` response header.
+    request_id: String,
+    /// 422 only: every problem found.
+    errors: Option<Vec<FieldErrorBody>>,
+    /// 429 only: seconds to wait.
+    retry_after: Option<u64>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct FieldErrorBody {
+    field: String,
+    code: String,
+    message: String,
+}
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Tenantry API", description = "Multi-tenant SaaS backend: schema-per-tenant PostgreSQL, durable Temporal workflows."),
+    paths(super::health::health, super::health::ready),
+    components(schemas(ErrorBody, FieldErrorBody)),
+    modifiers(&BearerAuth),
+    tags((name = "operations", description = "Health, readiness and metrics"))
+)]
+pub struct ApiDoc;
+
+/// Swagger UI loads only its own scripts and styles (it sets inline style attributes and data: images).
+const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+async fn docs_csp(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    resp.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(DOCS_CSP),
+    );
+    resp
+}
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::from(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+        .layer(middleware::from_fn(docs_csp))
+}

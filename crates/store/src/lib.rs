@@ -1,0 +1,29 @@
+//! Persistence for Tenantry: the PostgreSQL pool, error classification, the tenant-scoped
+//! transaction [`TenantTx`] and the public and tenant migrations (data-model.md).
+//!
+//! Rules every query in this crate (and every caller) follows: public tables are written
+//! `public.table`; tenant data is reached only through [`TenantTx`], whose `search_path` is
+//! transaction-local; no session-level `SET search_path`, ever; explicit column lists.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod email;
+pub mod error;
+pub mod migrate;
+pub mod outbox;
+pub mod pool;
+pub mod tenant_tx;
+
+pub use error::{
+    StoreError, constraint_name, is_cached_plan_invalidated, is_foreign_key_violation,
+    is_transient, is_unavailable, is_unique_violation, sqlstate,
+};
+pub use migrate::{
+    FanOutOptions, LineProgress, MigrateError, MigrateOptions, PUBLIC_MIGRATOR, ProgressSink,
+    SchemaEvent, SchemaOutcome, SchemaResult, StatusReport, Summary, TenantMigrations,
+    check_public_current, migrate_public, migrate_schema, migrate_tenants, migration_status,
+};
+pub use pool::{DEFAULT_ACQUIRE_TIMEOUT, PoolConfig, connect, connect_with, ping};
+pub use sqlx::PgPool;
+pub use tenant_tx::TenantTx;
+/// Re-exported so callers of [`migrate_tenants`] need no direct tokio-util dependency.
+pub use tokio_util::sync::CancellationToken;

@@ -1,0 +1,209 @@
+//! `tenantry serve | worker | migrate | dev`.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use tenantry::cli::{Cli, Command, MigrateCommand, Workload};
+use tenantry::{migrate_cmd, telemetry, wiring};
+use tenantry_settings::Settings;
+use tenantry_store::PgPool;
+use tenantry_workflows::TemporalConnection;
+use tenantry_workflows::health_server::{self, WorkerHealth};
+use tenantry_workflows::worker;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Invalid settings or usage.
+const EXIT_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Two rustls providers can be compiled in (tests); choose one before any TLS client exists.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let settings = match Settings::from_env() {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            eprintln!("tenantry: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    telemetry::init(Some(&settings));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tenantry: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(run(cli, settings));
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+async fn run(cli: Cli, settings: Arc<Settings>) -> i32 {
+    let pool = match wiring::connect_pool(&settings).await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("tenantry: {e}");
+            return i32::from(EXIT_CONFIG);
+        }
+    };
+    let result = match cli.command {
+        Command::Migrate(cmd) => return migrate(&pool, cmd).await,
+        Command::Serve => {
+            if let Some(code) = require_current_schema(&pool).await {
+                return code;
+            }
+            serve(settings, pool).await
+        }
+        Command::Worker(args) => {
+            if let Some(code) = require_current_schema(&pool).await {
+                return code;
+            }
+            let workload = match args.workload {
+                Workload::Tenant => worker::Workload::Tenant,
+                Workload::Jobs => worker::Workload::Jobs,
+                Workload::All => worker::Workload::All,
+            };
+            let shards = match args
+                .shards
+                .as_deref()
+                .map(|s| tenantry::cli::parse_shards(s, settings.temporal_queue_shards))
+            {
+                Some(Err(e)) => {
+                    eprintln!("tenantry worker --shards: {e}");
+                    return i32::from(EXIT_CONFIG);
+                }
+                Some(Ok(s)) => Some(s),
+                None => None,
+            };
+            run_worker(settings, pool, workload, shards).await
+        }
+        Command::Dev => dev(settings, pool).await,
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::error!(error = %e, "tenantry stopped with an error");
+            1
+        }
+    }
+}
+
+async fn require_current_schema(pool: &PgPool) -> Option<i32> {
+    match tenantry_store::check_public_current(pool).await {
+        Ok(()) => None,
+        Err(e) => {
+            eprintln!("tenantry: {e} (run `tenantry migrate public`)");
+            Some(i32::from(EXIT_CONFIG))
+        }
+    }
+}
+
+async fn migrate(pool: &PgPool, cmd: MigrateCommand) -> i32 {
+    match cmd {
+        MigrateCommand::Public => match tenantry_store::migrate_public(pool).await {
+            Ok(()) => {
+                println!("public migrations applied");
+                0
+            }
+            Err(e) => {
+                eprintln!("tenantry migrate public: {e}");
+                1
+            }
+        },
+        MigrateCommand::Tenants(args) => migrate_cmd::tenants(pool, &args).await,
+        MigrateCommand::Status => match tenantry_store::migration_status(pool).await {
+            Ok(report) => {
+                println!("{report}");
+                0
+            }
+            Err(e) => {
+                eprintln!("tenantry migrate status: {e}");
+                2
+            }
+        },
+    }
+}
+
+async fn serve(settings: Arc<Settings>, pool: PgPool) -> Result<(), wiring::WiringError> {
+    let shutdown = CancellationToken::new();
+    wiring::cancel_on_signals(shutdown.clone());
+    let connection = TemporalConnection::spawn(&settings, shutdown.clone());
+    let relay_stop = CancellationToken::new();
+    let relay = settings.outbox_relay_enabled.then(|| {
+        wiring::spawn_relay(
+            pool.clone(),
+            wiring::temporal_starter(&connection),
+            relay_stop.clone(),
+        )
+    });
+    let state = wiring::app_state(settings.clone(), pool.clone(), &connection)?;
+    let listener = TcpListener::bind(settings.bind_addr).await?;
+    let served = wiring::run_api(state, listener, shutdown).await;
+    // The relay outlives in-flight requests so their start requests are picked up, then stops.
+    relay_stop.cancel();
+    if let Some(relay) = relay {
+        let _ = tokio::time::timeout(wiring::RELAY_STOP_TIMEOUT, relay).await;
+    }
+    pool.close().await;
+    served
+}
+
+async fn run_worker(
+    settings: Arc<Settings>,
+    pool: PgPool,
+    workload: worker::Workload,
+    shards: Option<Vec<u16>>,
+) -> Result<(), wiring::WiringError> {
+    let shutdown = CancellationToken::new();
+    wiring::cancel_on_signals(shutdown.clone());
+    let queues = worker::queues(&settings, workload, shards.as_deref());
+    let connection = TemporalConnection::spawn(&settings, shutdown.clone());
+    let health_stop = CancellationToken::new();
+    if let Some(listener) = wiring::bind_worker_health(settings.worker_health_port).await {
+        let health = WorkerHealth {
+            workload: workload.as_str(),
+            task_queues: queues.iter().map(|q| q.name.clone()).collect(),
+            database: Arc::new(tenantry_services::health::DatabaseProbe(pool.clone())),
+            temporal: Arc::new(tenantry_workflows::TemporalProbe::new(connection.clone())),
+            draining: shutdown.clone(),
+        };
+        let stop = health_stop.clone();
+        tokio::spawn(async move { health_server::serve(listener, health, stop).await });
+    }
+    let deps = wiring::worker_deps(settings, pool.clone())?;
+    worker::run_until_shutdown(deps, connection, queues, shutdown).await;
+    health_stop.cancel();
+    pool.close().await;
+    Ok(())
+}
+
+/// Migrations, then API, relay and worker in one process.
+async fn dev(settings: Arc<Settings>, pool: PgPool) -> Result<(), wiring::WiringError> {
+    tenantry_store::migrate_public(&pool).await?;
+    let args = tenantry::cli::MigrateTenantsArgs {
+        concurrency: 4,
+        tenants: Vec::new(),
+        dry_run: false,
+        fail_fast: false,
+        lock_wait: std::time::Duration::from_secs(60),
+        lock_timeout: std::time::Duration::from_secs(5),
+        statement_timeout: std::time::Duration::ZERO,
+    };
+    if migrate_cmd::tenants(&pool, &args).await != 0 {
+        tracing::warn!("some tenant schemas did not migrate; see above");
+    }
+    let shutdown = CancellationToken::new();
+    let worker_stop = CancellationToken::new();
+    let queues = worker::queues(&settings, worker::Workload::All, None);
+    let worker = wiring::spawn_worker_thread(settings.clone(), queues, worker_stop.clone())?;
+    let served = serve(settings, pool).await;
+    shutdown.cancel();
+    worker_stop.cancel();
+    let _ = tokio::task::spawn_blocking(move || worker.join()).await;
+    served
+}

@@ -1,0 +1,211 @@
+//! Assembling the processes: the API with its relay, the workers, and the signals that stop them.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use tenantry_http::{AppState, AppStateParts, Lifecycle, Probes};
+use tenantry_ratelimit::RateLimiter;
+use tenantry_services::email::mailer_from_settings;
+use tenantry_services::health::{DatabaseProbe, Probe};
+use tenantry_services::outbox::{Relay, RelayOptions, WorkflowStarter};
+use tenantry_settings::Settings;
+use tenantry_store::PgPool;
+use tenantry_workflows::activities::Deps;
+use tenantry_workflows::worker::{self, Queue};
+use tenantry_workflows::{TemporalConnection, TemporalProbe, TemporalStarter};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::redis_probe::RedisProbe;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WiringError {
+    #[error("database: {0}")]
+    Database(#[from] tenantry_store::StoreError),
+    #[error("{0}")]
+    Config(String),
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub async fn connect_pool(settings: &Settings) -> Result<PgPool, WiringError> {
+    Ok(tenantry_store::connect(
+        settings.database_url.expose_secret(),
+        settings.database_max_connections,
+    )
+    .await?)
+}
+
+/// Everything the API needs; the Temporal connection may still be pending.
+pub fn app_state(
+    settings: Arc<Settings>,
+    pool: PgPool,
+    connection: &TemporalConnection,
+) -> Result<AppState, WiringError> {
+    let redis_url = settings
+        .redis_url
+        .as_ref()
+        .map(|u| u.expose_secret().to_owned());
+    let rate_limiter = if settings.rate_limit_enabled {
+        RateLimiter::new(redis_url.as_deref(), &settings.rate_limit_key_prefix)
+            .map_err(|e| WiringError::Config(format!("REDIS_URL: {e}")))?
+    } else {
+        RateLimiter::disabled()
+    };
+    let metrics = tenantry_http::metrics::install_recorder().map_err(WiringError::Config)?;
+    rate_limiter.publish_metrics();
+    let redis: Option<Arc<dyn Probe>> = match redis_url.as_deref() {
+        Some(url) => {
+            Some(Arc::new(RedisProbe::new(url).map_err(|e| {
+                WiringError::Config(format!("REDIS_URL: {e}"))
+            })?))
+        }
+        None => None,
+    };
+    let probes = Probes {
+        database: Arc::new(DatabaseProbe(pool.clone())),
+        temporal: Some(Arc::new(TemporalProbe::new(connection.clone()))),
+        redis,
+    };
+    Ok(AppState::new(AppStateParts {
+        settings,
+        db: pool,
+        rate_limiter,
+        probes,
+        metrics: Some(metrics),
+        lifecycle: Lifecycle::default(),
+    }))
+}
+
+pub fn api_router(state: AppState) -> axum::Router {
+    tenantry_http::router(state, tenantry_http::api::v1())
+}
+
+/// Serves the API on `listener` until `shutdown`, then drains for `SHUTDOWN_GRACE_PERIOD`.
+pub async fn run_api(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), WiringError> {
+    let grace = state.settings().shutdown_grace_period;
+    let app = api_router(state.clone());
+    tracing::info!(addr = %listener.local_addr()?, "api listening");
+    tenantry_http::serve(listener, app, state, shutdown, grace).await?;
+    Ok(())
+}
+
+/// The outbox relay on this runtime; stops with `shutdown`.
+pub fn spawn_relay(
+    pool: PgPool,
+    starter: Arc<dyn WorkflowStarter>,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    let relay = Relay::new(pool, starter, RelayOptions::default());
+    tokio::spawn(async move { relay.run(shutdown).await })
+}
+
+pub fn temporal_starter(connection: &TemporalConnection) -> Arc<dyn WorkflowStarter> {
+    Arc::new(TemporalStarter::new(connection.clone()))
+}
+
+pub fn worker_deps(settings: Arc<Settings>, pool: PgPool) -> Result<Arc<Deps>, WiringError> {
+    let mailer = mailer_from_settings(&settings).map_err(|e| WiringError::Config(e.to_string()))?;
+    Ok(Arc::new(Deps {
+        db: pool,
+        settings,
+        mailer,
+    }))
+}
+
+/// Runs the workers on their own thread and runtime: SDK workers are not `Send`, and a process that also
+/// serves HTTP (dev, tests) keeps them apart this way. The thread owns its own pool and Temporal client.
+pub fn spawn_worker_thread(
+    settings: Arc<Settings>,
+    queues: Vec<Queue>,
+    shutdown: CancellationToken,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("tenantry-worker".to_owned())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("tenantry-worker-rt")
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    tracing::error!(error = %e, "worker runtime could not start");
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let pool = match connect_pool(&settings).await {
+                    Ok(p) => p,
+                    Err(e) => {
+                        tracing::error!(error = %e, "worker database pool could not be created");
+                        return;
+                    }
+                };
+                let deps = match worker_deps(settings.clone(), pool) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        tracing::error!(error = %e, "worker could not start");
+                        return;
+                    }
+                };
+                let connection = TemporalConnection::spawn(&settings, shutdown.clone());
+                worker::run_until_shutdown(deps, connection, queues, shutdown).await;
+            });
+        })
+}
+
+/// Cancels `token` on SIGTERM or SIGINT; a second signal exits at once.
+pub fn cancel_on_signals(token: CancellationToken) {
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown requested; draining");
+        token.cancel();
+        wait_for_signal().await;
+        tracing::warn!("second signal; exiting now");
+        std::process::exit(130);
+    });
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Binds the worker's health server; a busy port is reported, not fatal to the worker.
+pub async fn bind_worker_health(port: u16) -> Option<TcpListener> {
+    let addr = SocketAddr::from(([0, 0, 0, 0], port));
+    match TcpListener::bind(addr).await {
+        Ok(l) => Some(l),
+        Err(e) => {
+            tracing::warn!(port, error = %e, "worker health port unavailable; health server disabled");
+            None
+        }
+    }
+}
+
+pub const RELAY_STOP_TIMEOUT: Duration = Duration::from_secs(10);

@@ -1,0 +1,28 @@
+//! Activities: idempotent steps that converge to one end state however often and however concurrently
+//! they run (workflows.md §3, §5). Each area is its own type so its registrations stay together.
+
+pub mod email;
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+use tenantry_services::email::Mailer;
+use tenantry_settings::Settings;
+
+/// What activities reach: the pool, settings and the mail backend.
+pub struct Deps {
+    pub db: PgPool,
+    pub settings: Arc<Settings>,
+    pub mailer: Arc<dyn Mailer>,
+}
+
+impl Deps {
+    /// Test-only injected delay (refused in production by settings), so crash tests can kill a worker
+    /// while a named step runs.
+    pub(crate) async fn test_delay(&self, activity: &str) {
+        if let Some(delay) = self.settings.test_hooks.activity_delays.get(activity) {
+            tracing::debug!(activity, ?delay, "test hook: delaying activity");
+            tokio::time::sleep(*delay).await;
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Workflow definitions (workflows.md §4). Type names are explicit and never change meaning.
+
+pub mod send_email;

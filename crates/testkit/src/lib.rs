@@ -1,1 +1,233 @@
-//! placeholder
+//! `TestApp::spawn()`: a real Tenantry for one test — its own database cloned from a migrated template,
+//! the API on a random port, the outbox relay, and a worker on task queues of its own, against the real
+//! PostgreSQL, Redis and Temporal dev server of the test run.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod db;
+pub mod temporal;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use sqlx::PgPool;
+use tenantry_http::AppState;
+use tenantry_services::outbox::WorkflowStarter;
+use tenantry_settings::Settings;
+use tenantry_workflows::TemporalConnection;
+use tenantry_workflows::worker::{self, Workload};
+use tokio_util::sync::CancellationToken;
+
+/// A secret long enough for the settings check; tests only.
+pub const TEST_JWT_SECRET: &str = "test-secret-key-that-is-long-enough-0123456789";
+
+pub fn temporal_host() -> String {
+    std::env::var("TEMPORAL_HOST").unwrap_or_else(|_| "127.0.0.1:7233".to_owned())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("TENANTRY_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// Installs the crypto provider and a test log subscriber once per process.
+pub fn init() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("warn,temporalio_sdk_core=error")
+            }),
+        )
+        .with_test_writer()
+        .try_init();
+}
+
+pub struct TestAppBuilder {
+    env: HashMap<String, String>,
+    worker: bool,
+    relay: bool,
+    extra_routes: Option<axum::Router<AppState>>,
+    starter: Option<Arc<dyn WorkflowStarter>>,
+}
+
+impl TestAppBuilder {
+    /// Sets a settings variable (api.md §9 names) for this app.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.insert(key.to_owned(), value.to_owned());
+        self
+    }
+
+    pub fn without_worker(mut self) -> Self {
+        self.worker = false;
+        self
+    }
+
+    pub fn without_relay(mut self) -> Self {
+        self.relay = false;
+        self
+    }
+
+    /// Extra `/api/v1` routes, for tests of the platform itself (e.g. a handler that panics).
+    pub fn routes(mut self, routes: axum::Router<AppState>) -> Self {
+        self.extra_routes = Some(routes);
+        self
+    }
+
+    /// Replaces the relay's Temporal starter (e.g. with a counting or crashing wrapper).
+    pub fn starter(mut self, starter: Arc<dyn WorkflowStarter>) -> Self {
+        self.starter = Some(starter);
+        self
+    }
+
+    pub async fn spawn(self) -> anyhow::Result<TestApp> {
+        init();
+        let database = db::TestDatabase::create().await?;
+        let unique = uuid::Uuid::now_v7().simple().to_string();
+        let mut vars: HashMap<String, String> = HashMap::from([
+            ("APP_ENV".into(), "test".into()),
+            ("DATABASE_URL".into(), database.url.clone()),
+            ("DATABASE_MAX_CONNECTIONS".into(), "10".into()),
+            ("JWT_SECRET_KEY".into(), TEST_JWT_SECRET.into()),
+            ("TEMPORAL_HOST".into(), temporal_host()),
+            ("TEMPORAL_QUEUE_PREFIX".into(), format!("t{unique}")),
+            ("REDIS_URL".into(), redis_url()),
+            ("RATE_LIMIT_KEY_PREFIX".into(), format!("test:{unique}:")),
+            ("ACTIVITY_RETRY_INITIAL_MS".into(), "100".into()),
+            ("ACTIVITY_RETRY_MAX_MS".into(), "1000".into()),
+            ("SHUTDOWN_GRACE_PERIOD".into(), "2".into()),
+            ("WORKER_SHUTDOWN_GRACE_SECONDS".into(), "2".into()),
+            ("BIND_ADDR".into(), "127.0.0.1:0".into()),
+            ("APP_URL".into(), "http://app.test".into()),
+        ]);
+        vars.extend(self.env);
+        let settings = Arc::new(Settings::from_map(vars.clone()).context("test settings")?);
+        let pool = tenantry::wiring::connect_pool(&settings).await?;
+        let shutdown = CancellationToken::new();
+        let connection = TemporalConnection::spawn(&settings, shutdown.clone());
+        let state = tenantry::wiring::app_state(settings.clone(), pool.clone(), &connection)?;
+        let mut api_v1 = tenantry_http::api::v1();
+        if let Some(extra) = self.extra_routes {
+            api_v1 = api_v1.merge(extra);
+        }
+        let app = tenantry_http::router(state.clone(), api_v1);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let serve_stop = shutdown.clone();
+        let serve_state = state.clone();
+        tokio::spawn(async move {
+            let _ = tenantry_http::serve(
+                listener,
+                app,
+                serve_state,
+                serve_stop,
+                std::time::Duration::from_secs(2),
+            )
+            .await;
+        });
+        if self.relay {
+            let starter = self
+                .starter
+                .unwrap_or_else(|| tenantry::wiring::temporal_starter(&connection));
+            tenantry::wiring::spawn_relay(pool.clone(), starter, shutdown.clone());
+        }
+        let worker_thread = if self.worker {
+            let queues = worker::queues(&settings, Workload::All, None);
+            Some(tenantry::wiring::spawn_worker_thread(
+                settings.clone(),
+                queues,
+                shutdown.clone(),
+            )?)
+        } else {
+            None
+        };
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(TestApp {
+            addr,
+            http,
+            pool,
+            settings,
+            vars,
+            connection,
+            shutdown,
+            database,
+            worker_thread,
+        })
+    }
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub http: reqwest::Client,
+    pub pool: PgPool,
+    pub settings: Arc<Settings>,
+    /// The variables the app was built from, for spawning a `tenantry` process with the same settings.
+    pub vars: HashMap<String, String>,
+    pub connection: TemporalConnection,
+    shutdown: CancellationToken,
+    pub database: db::TestDatabase,
+    worker_thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestApp {
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder {
+            env: HashMap::new(),
+            worker: true,
+            relay: true,
+            extra_routes: None,
+            starter: None,
+        }
+    }
+
+    pub async fn spawn() -> anyhow::Result<TestApp> {
+        Self::builder().spawn().await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    /// The Temporal client of this app, once connected.
+    pub async fn temporal(&self) -> temporalio_client::Client {
+        self.connection
+            .wait(std::time::Duration::from_secs(30))
+            .await
+            .expect("temporal did not answer within 30 s")
+    }
+
+    /// Stops the API, relay and worker, then drops the database.
+    pub async fn shutdown(mut self) {
+        self.shutdown.cancel();
+        if let Some(t) = self.worker_thread.take() {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+        self.pool.close().await;
+        self.database.drop_now().await;
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}

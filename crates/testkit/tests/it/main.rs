@@ -1,0 +1,5 @@
+//! Integration tests against the real PostgreSQL, Redis and Temporal dev server (see scripts/test).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod relay;
+mod support;

@@ -66,6 +66,9 @@ pub fn router(state: AppState, api_v1: Router<AppState>) -> Router {
         .route("/ready", get(health::ready))
         .route("/metrics", get(metrics_endpoint::metrics))
         .nest("/api/v1", api_v1);
+    if settings.app_env.is_dev_like() {
+        app = app.merge(crate::api::dev::router());
+    }
     if settings.enable_openapi {
         app = app.merge(docs::router());
     }

@@ -68,3 +68,19 @@ mod tests {
         );
     }
 }
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        // Set by the outermost layer on every request; loopback only when a handler runs without it (tests).
+        Ok(parts
+            .extensions
+            .get::<ClientIp>()
+            .copied()
+            .unwrap_or(ClientIp(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))))
+    }
+}

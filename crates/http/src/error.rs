@@ -4,6 +4,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use tenantry_domain::{FieldError, ValidationErrors};
+use tenantry_services::ServiceError;
 
 use crate::request_id::current_request_id;
 
@@ -78,22 +79,18 @@ impl ApiError {
     }
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
-        if tenantry_store::is_unavailable(&e) {
-            Self::Unavailable(e.to_string())
-        } else {
-            Self::Internal(e.to_string())
-        }
-    }
-}
-
-impl From<tenantry_store::StoreError> for ApiError {
-    fn from(e: tenantry_store::StoreError) -> Self {
-        if e.is_unavailable() {
-            Self::Unavailable(e.to_string())
-        } else {
-            Self::Internal(e.to_string())
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::BadRequest(d) => Self::status(StatusCode::BAD_REQUEST, d),
+            ServiceError::Unauthorized(d) => Self::status(StatusCode::UNAUTHORIZED, d),
+            ServiceError::Forbidden(d) => Self::status(StatusCode::FORBIDDEN, d),
+            ServiceError::NotFound(d) => Self::status(StatusCode::NOT_FOUND, d),
+            ServiceError::Conflict(d) => Self::status(StatusCode::CONFLICT, d),
+            ServiceError::Gone(d) => Self::status(StatusCode::GONE, d),
+            ServiceError::Validation(errors) => Self::Validation(errors),
+            ServiceError::Unavailable(cause) => Self::Unavailable(cause),
+            ServiceError::Internal(cause) => Self::Internal(cause),
         }
     }
 }

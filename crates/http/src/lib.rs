@@ -7,9 +7,12 @@ pub mod app;
 pub mod client_ip;
 pub mod error;
 pub mod json;
+pub mod limits;
+pub mod meta;
 pub mod metrics;
 mod middleware;
 pub mod ops;
+pub mod query;
 pub mod request_id;
 pub mod state;
 

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 use tenantry_ratelimit::RateLimiter;
+use tenantry_services::Services;
 use tenantry_services::health::Probe;
 use tenantry_settings::Settings;
 
@@ -20,6 +21,7 @@ pub struct AppState {
 struct Inner {
     settings: Arc<Settings>,
     db: PgPool,
+    services: Services,
     rate_limiter: RateLimiter,
     lifecycle: Lifecycle,
     probes: Probes,
@@ -38,6 +40,7 @@ pub struct Probes {
 pub struct AppStateParts {
     pub settings: Arc<Settings>,
     pub db: PgPool,
+    pub services: Services,
     pub rate_limiter: RateLimiter,
     pub probes: Probes,
     pub metrics: Option<PrometheusHandle>,
@@ -50,6 +53,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 settings: parts.settings,
                 db: parts.db,
+                services: parts.services,
                 rate_limiter: parts.rate_limiter,
                 lifecycle: parts.lifecycle,
                 probes: parts.probes,
@@ -65,6 +69,10 @@ impl AppState {
 
     pub fn db(&self) -> &PgPool {
         &self.inner.db
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.inner.services
     }
 
     pub fn rate_limiter(&self) -> &RateLimiter {

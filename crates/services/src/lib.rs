@@ -2,6 +2,18 @@
 //! call them.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod context;
 pub mod email;
+pub mod error;
 pub mod health;
+pub mod mailbox;
 pub mod outbox;
+pub mod passwords;
+pub mod registration;
+pub mod tenants;
+pub mod time_format;
+pub mod tokens;
+
+pub use context::{Services, UserView};
+pub use error::{ServiceError, ServiceResult};
+pub use tenantry_store::audit::AuditContext;

@@ -72,6 +72,14 @@ pub struct TestHooks {
     /// Activity name → extra time the activity sleeps before doing its work, so a crash test can
     /// SIGKILL a worker while that step is running.
     pub activity_delays: HashMap<String, Duration>,
+    /// Appends a tenant migration that fails, after the real ones, to exercise provisioning compensation.
+    pub fail_tenant_migration: bool,
+}
+
+impl TestHooks {
+    pub fn is_empty(&self) -> bool {
+        self.activity_delays.is_empty() && !self.fail_tenant_migration
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -227,7 +235,7 @@ impl Settings {
             .collect::<Result<Vec<_>, _>>()?;
 
         let test_hooks = parse::test_hooks(&src)?;
-        if app_env == AppEnv::Production && !test_hooks.activity_delays.is_empty() {
+        if app_env == AppEnv::Production && !test_hooks.is_empty() {
             return Err(SettingsError::new(
                 "TENANTRY_TEST_ACTIVITY_DELAYS",
                 "test hooks are refused in production",

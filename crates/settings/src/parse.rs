@@ -161,7 +161,10 @@ pub(crate) fn queue_prefix(src: &Source) -> Result<String, SettingsError> {
 /// `TENANTRY_TEST_ACTIVITY_DELAYS=migrate_tenant_schema=3000,create_admin_membership=500` (milliseconds).
 pub(crate) fn test_hooks(src: &Source) -> Result<TestHooks, SettingsError> {
     const NAME: &str = "TENANTRY_TEST_ACTIVITY_DELAYS";
-    let mut hooks = TestHooks::default();
+    let mut hooks = TestHooks {
+        fail_tenant_migration: src.boolean("TENANTRY_TEST_FAIL_TENANT_MIGRATION", false)?,
+        ..TestHooks::default()
+    };
     for entry in src.list(NAME, "") {
         let (activity, ms) = entry.split_once('=').ok_or_else(|| {
             SettingsError::new(NAME, format!("'{entry}' is not activity=milliseconds"))

@@ -6,12 +6,18 @@
 //! transaction-local; no session-level `SET search_path`, ever; explicit column lists.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod audit;
 pub mod email;
 pub mod error;
+pub mod executions;
+pub mod memberships;
 pub mod migrate;
 pub mod outbox;
 pub mod pool;
 pub mod tenant_tx;
+pub mod tenants;
+pub mod tokens;
+pub mod users;
 
 pub use error::{
     StoreError, constraint_name, is_cached_plan_invalidated, is_foreign_key_violation,

@@ -69,8 +69,12 @@ pub fn app_state(
         temporal: Some(Arc::new(TemporalProbe::new(connection.clone()))),
         redis,
     };
+    let passwords = tenantry_services::passwords::Passwords::from_params(&settings.argon2)
+        .map_err(|e| WiringError::Config(format!("ARGON2_*: {e}")))?;
+    let services = tenantry_services::Services::new(pool.clone(), settings.clone(), passwords);
     Ok(AppState::new(AppStateParts {
         settings,
+        services,
         db: pool,
         rate_limiter,
         probes,

@@ -215,6 +215,18 @@ impl TestApp {
             .expect("temporal did not answer within 30 s")
     }
 
+    /// Starts an in-process worker (for apps built `without_worker`, e.g. to act on the database before
+    /// any workflow runs).
+    pub fn start_worker(&mut self) -> anyhow::Result<()> {
+        let queues = worker::queues(&self.settings, Workload::All, None);
+        self.worker_thread = Some(tenantry::wiring::spawn_worker_thread(
+            self.settings.clone(),
+            queues,
+            self.shutdown.clone(),
+        )?);
+        Ok(())
+    }
+
     /// Stops the API, relay and worker, then drops the database.
     pub async fn shutdown(mut self) {
         self.shutdown.cancel();

@@ -13,7 +13,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::activities::Deps;
 use crate::activities::email::EmailActivities;
+use crate::activities::tenant::TenantActivities;
 use crate::options::{self, RetryTuning};
+use crate::workflows::deletion::TenantDeletion;
+use crate::workflows::provisioning::TenantProvisioning;
 use crate::workflows::send_email::SendEmail;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,7 +101,12 @@ fn build(
     let options = WorkerOptions::new(queue.name.clone())
         .register_workflow::<SendEmail>()
         .map_err(|e| WorkerError::Setup(e.to_string()))?
+        .register_workflow::<TenantProvisioning>()
+        .map_err(|e| WorkerError::Setup(e.to_string()))?
+        .register_workflow::<TenantDeletion>()
+        .map_err(|e| WorkerError::Setup(e.to_string()))?
         .register_activities(EmailActivities { deps: deps.clone() })
+        .register_activities(TenantActivities { deps: deps.clone() })
         .tuner(tuner)
         .graceful_shutdown_period(deps.settings.worker_shutdown_grace)
         .build();

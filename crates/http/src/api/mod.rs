@@ -1,9 +1,13 @@
-//! The versioned resource routers, nested under `/api/v1`.
+//! The versioned resource routers, nested under `/api/v1`, and the development-only routes.
+
+pub mod auth;
+pub mod dev;
+pub mod tenants;
 
 use axum::Router;
 
 use crate::state::AppState;
 
 pub fn v1() -> Router<AppState> {
-    Router::new()
+    Router::new().merge(auth::router()).merge(tenants::router())
 }

@@ -33,6 +33,54 @@ pub struct FieldErrorBody {
     message: String,
 }
 
+/// Body of `POST /auth/register`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RegisterRequest {
+    /// Trimmed and lower-cased; at most 254 characters.
+    email: String,
+    /// 8 to 128 characters, zxcvbn score ≥ 3.
+    password: String,
+    /// 1 to 100 characters.
+    full_name: String,
+    /// 1 to 100 characters.
+    tenant_name: String,
+    /// 1 to 56 characters: `^[a-z][a-z0-9]*([-_][a-z0-9]+)*$`.
+    tenant_slug: String,
+}
+
+/// UserRead.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UserRead {
+    id: uuid::Uuid,
+    email: String,
+    full_name: String,
+    is_active: bool,
+    is_superuser: bool,
+    /// RFC 3339, UTC, six fractional digits.
+    created_at: String,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RegisterResponse {
+    user: UserRead,
+    /// `tenant-provision-<slug>`.
+    workflow_id: String,
+    tenant_slug: String,
+    message: String,
+}
+
+/// ProvisioningStatus: `pending`, `provisioning`, `ready` or `failed` (error `Provisioning failed`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ProvisioningStatus {
+    slug: String,
+    status: String,
+    error: Option<String>,
+}
+
 struct BearerAuth;
 
 impl Modify for BearerAuth {
@@ -53,10 +101,12 @@ impl Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Tenantry API", description = "Multi-tenant SaaS backend: schema-per-tenant PostgreSQL, durable Temporal workflows."),
-    paths(super::health::health, super::health::ready),
-    components(schemas(ErrorBody, FieldErrorBody)),
+    paths(super::health::health, super::health::ready, crate::api::auth::register, crate::api::tenants::provisioning),
+    components(schemas(ErrorBody, FieldErrorBody, RegisterRequest, RegisterResponse, UserRead, ProvisioningStatus)),
     modifiers(&BearerAuth),
-    tags((name = "operations", description = "Health, readiness and metrics"))
+    tags((name = "operations", description = "Health, readiness and metrics"),
+         (name = "auth", description = "Registration, login and sessions"),
+         (name = "tenants", description = "Tenants and their provisioning"))
 )]
 pub struct ApiDoc;
 

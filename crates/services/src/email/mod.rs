@@ -1,7 +1,9 @@
 //! Email delivery backends behind one trait: `mailbox` (development/test: the database row is the
 //! delivery) and `smtp`.
 
+pub mod queue;
 mod smtp;
+pub mod templates;
 
 use async_trait::async_trait;
 use tenantry_settings::{EmailBackend, Settings};

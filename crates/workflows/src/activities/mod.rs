@@ -2,6 +2,7 @@
 //! they run (workflows.md §3, §5). Each area is its own type so its registrations stay together.
 
 pub mod email;
+pub mod tenant;
 
 use std::sync::Arc;
 

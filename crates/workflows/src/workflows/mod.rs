@@ -1,3 +1,5 @@
 //! Workflow definitions (workflows.md §4). Type names are explicit and never change meaning.
 
+pub mod deletion;
+pub mod provisioning;
 pub mod send_email;

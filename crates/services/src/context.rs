@@ -1,0 +1,50 @@
+//! What every use case reaches: the pool, settings and password hashing.
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+use tenantry_settings::Settings;
+
+use crate::passwords::Passwords;
+
+#[derive(Clone)]
+pub struct Services {
+    pub db: PgPool,
+    pub settings: Arc<Settings>,
+    pub passwords: Passwords,
+}
+
+impl Services {
+    pub fn new(db: PgPool, settings: Arc<Settings>, passwords: Passwords) -> Self {
+        Self {
+            db,
+            settings,
+            passwords,
+        }
+    }
+}
+
+/// A user as every response shows it (api.md §3 UserRead).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UserView {
+    pub id: uuid::Uuid,
+    pub email: String,
+    pub full_name: String,
+    pub is_active: bool,
+    pub is_superuser: bool,
+    #[serde(with = "crate::time_format")]
+    pub created_at: time::OffsetDateTime,
+}
+
+impl From<&tenantry_store::users::UserRow> for UserView {
+    fn from(u: &tenantry_store::users::UserRow) -> Self {
+        Self {
+            id: u.id,
+            email: u.email.clone(),
+            full_name: u.full_name.clone(),
+            is_active: u.is_active,
+            is_superuser: u.is_superuser,
+            created_at: u.created_at,
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! Registration and durable provisioning against the real services (issue: provisioning).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod activities;
+mod common;
+mod failures;
+mod registration;

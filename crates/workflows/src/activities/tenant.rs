@@ -1,0 +1,422 @@
+//! Provisioning and deletion steps of a tenant (workflows.md §5). Each converges to one end state however
+//! often and however concurrently it runs: inserts ignore what exists, status writes are compare-and-set,
+//! DDL uses IF [NOT] EXISTS.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use temporalio_macros::activities;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+use tenantry_domain::SchemaName;
+use tenantry_store::migrate::tenant::{MigrateError, MigrateOptions, TenantMigrations};
+use tenantry_store::tenants::{StatusChange, TenantRow};
+use tenantry_store::{executions, memberships, tenants, users};
+use uuid::Uuid;
+
+use super::Deps;
+use crate::failure::{self, kind, non_retryable, retryable};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TenantRef {
+    pub tenant_id: Uuid,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TenantInfo {
+    pub id: Uuid,
+    pub slug: String,
+    pub schema_name: String,
+    pub status: String,
+    pub deleted: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MembershipRef {
+    pub tenant_id: Uuid,
+    pub user_id: Uuid,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatusTransition {
+    pub tenant_id: Uuid,
+    pub from: Vec<String>,
+    pub to: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CompleteExecution {
+    pub workflow_id: String,
+    pub status: String,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DropOutcome {
+    pub schema_existed: bool,
+}
+
+pub struct TenantActivities {
+    pub deps: Arc<Deps>,
+}
+
+async fn load(deps: &Deps, tenant_id: Uuid) -> Result<TenantRow, ActivityError> {
+    let mut conn = deps.db.acquire().await.map_err(|e| failure::from_sql(&e))?;
+    tenants::by_id(&mut conn, tenant_id)
+        .await
+        .map_err(|e| failure::from_sql(&e))?
+        .ok_or_else(|| {
+            non_retryable(
+                kind::TENANT_NOT_FOUND,
+                format!("tenant {tenant_id} not found"),
+            )
+        })
+}
+
+fn schema_of(t: &TenantRow) -> Result<SchemaName, ActivityError> {
+    SchemaName::parse(&t.schema_name)
+        .map_err(|e| non_retryable(kind::INVALID_SCHEMA_NAME, e.to_string()))
+}
+
+/// Concurrent `CREATE SCHEMA IF NOT EXISTS` can still collide in the catalog (42P06 or 23505): the schema
+/// exists either way.
+fn is_concurrent_create(e: &sqlx::Error) -> bool {
+    matches!(
+        tenantry_store::sqlstate(e).as_deref(),
+        Some("42P06" | "23505")
+    )
+}
+
+#[activities]
+impl TenantActivities {
+    #[activity(name = "load_tenant")]
+    pub async fn load_tenant(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: TenantRef,
+    ) -> Result<TenantInfo, ActivityError> {
+        self.deps.test_delay("load_tenant").await;
+        let t = load(&self.deps, input.tenant_id).await?;
+        Ok(TenantInfo {
+            id: t.id,
+            slug: t.slug,
+            schema_name: t.schema_name,
+            status: t.status,
+            deleted: t.deleted_at.is_some(),
+        })
+    }
+
+    #[activity(name = "create_tenant_schema")]
+    pub async fn create_tenant_schema(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: TenantRef,
+    ) -> Result<(), ActivityError> {
+        self.deps.test_delay("create_tenant_schema").await;
+        let schema = schema_of(&load(&self.deps, input.tenant_id).await?)?;
+        let created = sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {}", schema.quoted()))
+            .execute(&self.deps.db)
+            .await;
+        match created {
+            Ok(_) => Ok(()),
+            Err(e) if is_concurrent_create(&e) => Ok(()),
+            Err(e) => Err(failure::from_sql(&e)),
+        }
+    }
+
+    /// Applies pending tenant migrations under the schema's advisory lock, heartbeating meanwhile so a
+    /// dead worker is noticed after the heartbeat timeout rather than the ten-minute bound.
+    #[activity(name = "migrate_tenant_schema")]
+    pub async fn migrate_tenant_schema(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: TenantRef,
+    ) -> Result<(), ActivityError> {
+        let deps = &self.deps;
+        let tenant = load(deps, input.tenant_id).await?;
+        let schema = schema_of(&tenant)?;
+        let embedded = TenantMigrations::embedded();
+        let with_failure;
+        let set: &TenantMigrations = if deps.settings.test_hooks.fail_tenant_migration {
+            let mut files: Vec<(i64, String, String)> = embedded
+                .iter()
+                .map(|m| (m.version(), m.description().to_owned(), m.sql().to_owned()))
+                .collect();
+            let next = embedded.latest_version() + 1;
+            files.push((
+                next,
+                "test hook: fails halfway".to_owned(),
+                "CREATE TABLE half (id int); SELECT 1/0;".to_owned(),
+            ));
+            with_failure = TenantMigrations::new(files).map_err(|e| retryable(e.to_string()))?;
+            &with_failure
+        } else {
+            embedded
+        };
+        let options = MigrateOptions {
+            lock_wait: None,
+            ..MigrateOptions::default()
+        };
+        let migrate = async {
+            deps.test_delay("migrate_tenant_schema").await;
+            tenantry_store::migrate_schema(&deps.db, &schema, tenant.id, set, &options, &mut |_| {})
+                .await
+        };
+        let heartbeat = async {
+            let mut beat: u64 = 0;
+            loop {
+                let _ = ctx.record_heartbeat(beat).await;
+                beat += 1;
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+        };
+        let result = tokio::select! {
+            r = migrate => r,
+            () = heartbeat => return Err(retryable("heartbeat loop ended")),
+        };
+        match result {
+            Ok(_) => Ok(()),
+            Err(MigrateError::ChecksumMismatch { .. }) => Err(non_retryable(
+                kind::MIGRATION_CHECKSUM_MISMATCH,
+                result_text(&result),
+            )),
+            Err(ref e @ MigrateError::MigrationFailed { .. }) if !e.is_transient() => {
+                Err(non_retryable(kind::MIGRATION_FAILED, e.to_string()))
+            }
+            Err(e) => Err(retryable(e.to_string())),
+        }
+    }
+
+    #[activity(name = "create_admin_membership")]
+    pub async fn create_admin_membership(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: MembershipRef,
+    ) -> Result<(), ActivityError> {
+        create_admin_membership(&self.deps, &input).await
+    }
+
+    #[activity(name = "remove_membership")]
+    pub async fn remove_membership(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: MembershipRef,
+    ) -> Result<(), ActivityError> {
+        let mut conn = self
+            .deps
+            .db
+            .acquire()
+            .await
+            .map_err(|e| failure::from_sql(&e))?;
+        memberships::remove(&mut conn, input.tenant_id, input.user_id)
+            .await
+            .map_err(|e| failure::from_sql(&e))?;
+        Ok(())
+    }
+
+    #[activity(name = "set_tenant_status")]
+    pub async fn set_tenant_status(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: StatusTransition,
+    ) -> Result<(), ActivityError> {
+        self.deps.test_delay("set_tenant_status").await;
+        let from: Vec<&str> = input.from.iter().map(String::as_str).collect();
+        let mut conn = self
+            .deps
+            .db
+            .acquire()
+            .await
+            .map_err(|e| failure::from_sql(&e))?;
+        match tenants::set_status(&mut conn, input.tenant_id, &from, &input.to)
+            .await
+            .map_err(|e| failure::from_sql(&e))?
+        {
+            StatusChange::Changed | StatusChange::AlreadyThere => Ok(()),
+            StatusChange::Missing => Err(non_retryable(
+                kind::TENANT_NOT_FOUND,
+                format!("tenant {} not found", input.tenant_id),
+            )),
+            StatusChange::Refused { current } => Err(non_retryable(
+                kind::INVALID_TRANSITION,
+                format!(
+                    "tenant {} is {current}; cannot become {}",
+                    input.tenant_id, input.to
+                ),
+            )),
+        }
+    }
+
+    #[activity(name = "complete_execution")]
+    pub async fn complete_execution(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: CompleteExecution,
+    ) -> Result<(), ActivityError> {
+        self.deps.test_delay("complete_execution").await;
+        let mut conn = self
+            .deps
+            .db
+            .acquire()
+            .await
+            .map_err(|e| failure::from_sql(&e))?;
+        let outcome = executions::complete(
+            &mut conn,
+            &input.workflow_id,
+            &input.status,
+            input.error.as_deref(),
+        )
+        .await
+        .map_err(|e| failure::from_sql(&e))?;
+        if outcome == executions::CompleteOutcome::Missing {
+            tracing::warn!(workflow_id = %input.workflow_id, "no execution record to complete");
+        }
+        Ok(())
+    }
+
+    /// Drops the schema whatever state it is in; a lock timeout is retried.
+    #[activity(name = "drop_tenant_schema")]
+    pub async fn drop_tenant_schema(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: TenantRef,
+    ) -> Result<DropOutcome, ActivityError> {
+        let tenant = load(&self.deps, input.tenant_id).await?;
+        let schema = schema_of(&tenant)?;
+        let mut tx = self
+            .deps
+            .db
+            .begin()
+            .await
+            .map_err(|e| failure::from_sql(&e))?;
+        let existed: Option<(i32,)> =
+            sqlx::query_as("SELECT 1 FROM pg_namespace WHERE nspname = $1")
+                .bind(schema.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(|e| failure::from_sql(&e))?;
+        sqlx::query("SET LOCAL lock_timeout = '5s'")
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| failure::from_sql(&e))?;
+        sqlx::query(&format!(
+            "DROP SCHEMA IF EXISTS {} CASCADE",
+            schema.quoted()
+        ))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| failure::from_sql(&e))?;
+        tenants::delete_schema_version(&mut tx, tenant.id)
+            .await
+            .map_err(|e| failure::from_sql(&e))?;
+        tx.commit().await.map_err(|e| failure::from_sql(&e))?;
+        Ok(DropOutcome {
+            schema_existed: existed.is_some(),
+        })
+    }
+
+    #[activity(name = "soft_delete_tenant")]
+    pub async fn soft_delete_tenant(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: TenantRef,
+    ) -> Result<(), ActivityError> {
+        let mut conn = self
+            .deps
+            .db
+            .acquire()
+            .await
+            .map_err(|e| failure::from_sql(&e))?;
+        match tenants::soft_delete(&mut conn, input.tenant_id)
+            .await
+            .map_err(|e| failure::from_sql(&e))?
+        {
+            StatusChange::Changed | StatusChange::AlreadyThere => Ok(()),
+            StatusChange::Missing => Err(non_retryable(
+                kind::TENANT_NOT_FOUND,
+                format!("tenant {} not found", input.tenant_id),
+            )),
+            StatusChange::Refused { current } => Err(non_retryable(
+                kind::INVALID_TRANSITION,
+                format!(
+                    "tenant {} is {current}; it cannot be deleted",
+                    input.tenant_id
+                ),
+            )),
+        }
+    }
+
+    #[activity(name = "revoke_tenant_sessions")]
+    pub async fn revoke_tenant_sessions(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: TenantRef,
+    ) -> Result<u64, ActivityError> {
+        sqlx::query(
+            "UPDATE public.refresh_token_families SET revoked_at = now(), revoked_reason = 'tenant_deleted' \
+             WHERE tenant_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(input.tenant_id)
+        .execute(&self.deps.db)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(|e| failure::from_sql(&e))
+    }
+
+    #[activity(name = "cancel_tenant_invites")]
+    pub async fn cancel_tenant_invites(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: TenantRef,
+    ) -> Result<u64, ActivityError> {
+        sqlx::query(
+            "UPDATE public.tenant_invites SET status = 'cancelled', cancelled_at = now() \
+             WHERE tenant_id = $1 AND status = 'pending'",
+        )
+        .bind(input.tenant_id)
+        .execute(&self.deps.db)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(|e| failure::from_sql(&e))
+    }
+
+    #[activity(name = "delete_unverified_registrant")]
+    pub async fn delete_unverified_registrant(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: TenantRef,
+    ) -> Result<bool, ActivityError> {
+        let mut conn = self
+            .deps
+            .db
+            .acquire()
+            .await
+            .map_err(|e| failure::from_sql(&e))?;
+        users::delete_unverified_registrant(&mut conn, input.tenant_id)
+            .await
+            .map_err(|e| failure::from_sql(&e))
+    }
+}
+
+/// The body of `create_admin_membership`, callable directly so tests can run it many times at once.
+/// An existing membership is success; a missing user or tenant (23503) is `ReferenceMissing`, not retried.
+pub async fn create_admin_membership(
+    deps: &Deps,
+    input: &MembershipRef,
+) -> Result<(), ActivityError> {
+    deps.test_delay("create_admin_membership").await;
+    let mut conn = deps.db.acquire().await.map_err(|e| failure::from_sql(&e))?;
+    match memberships::insert_admin_if_absent(&mut conn, input.tenant_id, input.user_id).await {
+        Ok(_) => Ok(()),
+        // Unreachable with ON CONFLICT, but a unique violation means "already done" whatever produced it.
+        Err(e) if tenantry_store::is_unique_violation(&e) => Ok(()),
+        Err(e) => Err(failure::from_sql(&e)),
+    }
+}
+
+fn result_text<T>(r: &Result<T, MigrateError>) -> String {
+    r.as_ref()
+        .err()
+        .map(ToString::to_string)
+        .unwrap_or_default()
+}

@@ -243,3 +243,4 @@ impl Drop for TestApp {
         self.shutdown.cancel();
     }
 }
+pub use sqlx;

@@ -76,9 +76,10 @@ pub fn router(state: AppState, api_v1: Router<AppState>) -> Router {
     // body sees it; headers and CORS wrap the body and rate limits so 413 and 429 carry them.
     let layers = ServiceBuilder::new()
         .layer(from_fn_with_state(state.clone(), context::request_context))
-        .layer(CatchPanicLayer::new())
         .layer(from_fn(headers::security_headers))
         .layer(cors(&settings.cors_origins))
+        // Inside the header layers, so a panic's 500 still carries security and CORS headers.
+        .layer(CatchPanicLayer::new())
         .layer(from_fn_with_state(state.clone(), body_limit::body_limit))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(from_fn_with_state(

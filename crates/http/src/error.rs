@@ -90,6 +90,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Gone(d) => Self::status(StatusCode::GONE, d),
             ServiceError::Validation(errors) => Self::Validation(errors),
             ServiceError::Unavailable(cause) => Self::Unavailable(cause),
+            ServiceError::UnavailableVisible(d) => Self::status(StatusCode::SERVICE_UNAVAILABLE, d),
             ServiceError::Internal(cause) => Self::Internal(cause),
         }
     }

@@ -6,6 +6,7 @@ pub mod api;
 pub mod app;
 pub mod client_ip;
 pub mod error;
+pub mod idempotency;
 pub mod json;
 pub mod limits;
 pub mod meta;

@@ -5,22 +5,36 @@ use std::sync::Arc;
 use sqlx::PgPool;
 use tenantry_settings::Settings;
 
+use crate::auth::TokenKeys;
+use crate::error::ServiceError;
 use crate::passwords::Passwords;
+use crate::tenant_directory::TenantDirectory;
 
 #[derive(Clone)]
 pub struct Services {
     pub db: PgPool,
     pub settings: Arc<Settings>,
     pub passwords: Passwords,
+    pub token_keys: TokenKeys,
+    pub tenants: TenantDirectory,
 }
 
 impl Services {
-    pub fn new(db: PgPool, settings: Arc<Settings>, passwords: Passwords) -> Self {
-        Self {
+    pub fn new(
+        db: PgPool,
+        settings: Arc<Settings>,
+        passwords: Passwords,
+    ) -> Result<Self, ServiceError> {
+        let token_keys = TokenKeys::from_settings(&settings)
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let tenants = TenantDirectory::new(db.clone());
+        Ok(Self {
             db,
             settings,
             passwords,
-        }
+            token_keys,
+            tenants,
+        })
     }
 }
 

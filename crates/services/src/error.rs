@@ -21,6 +21,9 @@ pub enum ServiceError {
     /// The database is unreachable or the pool exhausted: 503, retry soon.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// A 503 whose message the client should see (e.g. `Tenant is provisioning`).
+    #[error("unavailable: {0}")]
+    UnavailableVisible(String),
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -48,6 +51,15 @@ impl From<tenantry_store::StoreError> for ServiceError {
 impl From<crate::passwords::PasswordError> for ServiceError {
     fn from(e: crate::passwords::PasswordError) -> Self {
         Self::Internal(e.to_string())
+    }
+}
+
+impl ServiceError {
+    pub(crate) fn into_visible(self) -> Self {
+        match self {
+            Self::Unavailable(m) => Self::UnavailableVisible(m),
+            other => other,
+        }
     }
 }
 

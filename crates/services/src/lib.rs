@@ -2,6 +2,7 @@
 //! call them.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod auth;
 pub mod context;
 pub mod email;
 pub mod error;
@@ -10,6 +11,7 @@ pub mod mailbox;
 pub mod outbox;
 pub mod passwords;
 pub mod registration;
+pub mod tenant_directory;
 pub mod tenants;
 pub mod time_format;
 pub mod tokens;

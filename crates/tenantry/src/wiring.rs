@@ -71,7 +71,8 @@ pub fn app_state(
     };
     let passwords = tenantry_services::passwords::Passwords::from_params(&settings.argon2)
         .map_err(|e| WiringError::Config(format!("ARGON2_*: {e}")))?;
-    let services = tenantry_services::Services::new(pool.clone(), settings.clone(), passwords);
+    let services = tenantry_services::Services::new(pool.clone(), settings.clone(), passwords)
+        .map_err(|e| WiringError::Config(e.to_string()))?;
     Ok(AppState::new(AppStateParts {
         settings,
         services,

@@ -17,14 +17,20 @@ fn unique(prefix: &str) -> String {
 }
 
 fn uuid_tail() -> String {
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     format!("{:x}", t & 0xffff_ffff_ffff)
 }
 
 /// `tenantry worker` as a child process with the app's settings, so it can be SIGKILLed alone.
 fn spawn_worker(vars: &HashMap<String, String>, extra: &[(&str, &str)]) -> Child {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tenantry"));
-    cmd.arg("worker").env_clear().stdout(Stdio::null()).stderr(Stdio::null());
+    cmd.arg("worker")
+        .env_clear()
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
     for (k, v) in vars {
         cmd.env(k, v);
     }
@@ -45,11 +51,19 @@ fn sigkill(child: &mut Child) {
 
 async fn register(app: &TestApp, email: &str, slug: &str) -> u16 {
     let body = json!({"email": email, "password": PASSWORD, "full_name": "Grace Hopper", "tenant_name": "Compilers", "tenant_slug": slug});
-    app.post_json("/api/v1/auth/register", &body).await.status().as_u16()
+    app.post_json("/api/v1/auth/register", &body)
+        .await
+        .status()
+        .as_u16()
 }
 
 async fn provisioning(app: &TestApp, slug: &str) -> String {
-    let v: Value = app.get(&format!("/api/v1/tenants/{slug}/provisioning")).await.json().await.unwrap();
+    let v: Value = app
+        .get(&format!("/api/v1/tenants/{slug}/provisioning"))
+        .await
+        .json()
+        .await
+        .unwrap();
     v["status"].as_str().unwrap_or_default().to_owned()
 }
 
@@ -60,7 +74,10 @@ where
 {
     let deadline = tokio::time::Instant::now() + timeout;
     while !f().await {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -68,7 +85,9 @@ where
 /// Whether the workflow's pending activity of this type has been picked up by a worker.
 async fn activity_running(client: &Client, workflow_id: &str, activity: &str) -> bool {
     let handle = client.get_workflow_handle::<UntypedWorkflow>(workflow_id.to_owned());
-    let Ok(d) = handle.describe(WorkflowDescribeOptions::default()).await else { return false };
+    let Ok(d) = handle.describe(WorkflowDescribeOptions::default()).await else {
+        return false;
+    };
     d.raw().pending_activities.iter().any(|p| {
         p.activity_type.as_ref().is_some_and(|t| t.name == activity)
             && p.state == temporalio_common::protos::temporal::api::enums::v1::PendingActivityState::Started as i32
@@ -77,13 +96,27 @@ async fn activity_running(client: &Client, workflow_id: &str, activity: &str) ->
 
 async fn assert_ready_once(app: &TestApp, slug: &str) {
     let pool = &app.pool;
-    let (tenant_id, status): (uuid::Uuid, String) =
-        sqlx_query_as("SELECT id, status FROM public.tenants WHERE slug = $1", slug, pool).await;
+    let (tenant_id, status): (uuid::Uuid, String) = sqlx_query_as(
+        "SELECT id, status FROM public.tenants WHERE slug = $1",
+        slug,
+        pool,
+    )
+    .await;
     assert_eq!(status, "ready");
-    let memberships: i64 = scalar(pool, &format!("SELECT count(*) FROM public.user_tenant_membership WHERE tenant_id = '{tenant_id}'")).await;
+    let memberships: i64 = scalar(
+        pool,
+        &format!(
+            "SELECT count(*) FROM public.user_tenant_membership WHERE tenant_id = '{tenant_id}'"
+        ),
+    )
+    .await;
     assert_eq!(memberships, 1);
     let schema = format!("tenant_{}", slug.replace('-', "_"));
-    let ledger: i64 = scalar(pool, &format!("SELECT count(*) FROM \"{schema}\"._tenantry_migrations")).await;
+    let ledger: i64 = scalar(
+        pool,
+        &format!("SELECT count(*) FROM \"{schema}\"._tenantry_migrations"),
+    )
+    .await;
     assert_eq!(ledger, tenantry_store_len());
     let executions: i64 = scalar(pool, &format!(
         "SELECT count(*) FROM public.workflow_executions WHERE workflow_id = 'tenant-provision-{slug}' AND status = 'completed'"
@@ -94,10 +127,16 @@ async fn assert_ready_once(app: &TestApp, slug: &str) {
 
 fn tenantry_store_len() -> i64 {
     // The embedded tenant set, counted from the migrations folder the binary embeds.
-    std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations/tenant"))
-        .unwrap()
-        .filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == "sql")))
-        .count() as i64
+    std::fs::read_dir(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../migrations/tenant"
+    ))
+    .unwrap()
+    .filter(|e| {
+        e.as_ref()
+            .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "sql"))
+    })
+    .count() as i64
 }
 
 async fn scalar(pool: &sqlx_pool::PgPool, sql: &str) -> i64 {
@@ -113,11 +152,18 @@ mod sqlx_pool {
     pub use tenantry_testkit::sqlx::PgPool;
 
     pub async fn query_scalar(sql: &str, pool: &PgPool) -> i64 {
-        tenantry_testkit::sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await.unwrap()
+        tenantry_testkit::sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(pool)
+            .await
+            .unwrap()
     }
 
     pub async fn query_pair(sql: &str, slug: &str, pool: &PgPool) -> (uuid::Uuid, String) {
-        tenantry_testkit::sqlx::query_as(sql).bind(slug).fetch_one(pool).await.unwrap()
+        tenantry_testkit::sqlx::query_as(sql)
+            .bind(slug)
+            .fetch_one(pool)
+            .await
+            .unwrap()
     }
 }
 
@@ -125,18 +171,35 @@ mod sqlx_pool {
 async fn a_worker_killed_in_every_provisioning_step_still_ends_with_one_ready_tenant() {
     let app = TestApp::builder().without_worker().spawn().await.unwrap();
     let client = app.temporal().await;
-    let steps = ["load_tenant", "create_tenant_schema", "migrate_tenant_schema", "create_admin_membership", "set_tenant_status", "complete_execution"];
-    let delays = steps.iter().map(|s| format!("{s}=2500")).collect::<Vec<_>>().join(",");
+    let steps = [
+        "load_tenant",
+        "create_tenant_schema",
+        "migrate_tenant_schema",
+        "create_admin_membership",
+        "set_tenant_status",
+        "complete_execution",
+    ];
+    let delays = steps
+        .iter()
+        .map(|s| format!("{s}=2500"))
+        .collect::<Vec<_>>()
+        .join(",");
     let slug = unique("crash-");
     let workflow_id = format!("tenant-provision-{slug}");
     let mut worker = spawn_worker(&app.vars, &[("TENANTRY_TEST_ACTIVITY_DELAYS", &delays)]);
     assert_eq!(register(&app, "crash@example.com", &slug).await, 202);
     for step in steps {
-        wait_for(&format!("{step} to run"), Duration::from_secs(120), || activity_running(&client, &workflow_id, step)).await;
+        wait_for(&format!("{step} to run"), Duration::from_secs(120), || {
+            activity_running(&client, &workflow_id, step)
+        })
+        .await;
         sigkill(&mut worker);
         worker = spawn_worker(&app.vars, &[("TENANTRY_TEST_ACTIVITY_DELAYS", &delays)]);
     }
-    wait_for("ready", Duration::from_secs(180), || async { provisioning(&app, &slug).await == "ready" }).await;
+    wait_for("ready", Duration::from_secs(180), || async {
+        provisioning(&app, &slug).await == "ready"
+    })
+    .await;
     wait_for("the completed record", Duration::from_secs(120), || async {
         scalar(&app.pool, &format!("SELECT count(*) FROM public.workflow_executions WHERE workflow_id = '{workflow_id}' AND status = 'completed'")).await == 1
     })
@@ -155,7 +218,11 @@ struct OwnTemporal {
 
 impl OwnTemporal {
     fn start(port: u16, db: std::path::PathBuf) -> Self {
-        let mut s = Self { child: None, port, db };
+        let mut s = Self {
+            child: None,
+            port,
+            db,
+        };
         s.restart();
         s
     }
@@ -163,8 +230,21 @@ impl OwnTemporal {
     fn restart(&mut self) {
         let bin = std::env::var("TEMPORAL_BIN").unwrap_or_else(|_| "temporal".to_owned());
         let child = Command::new(bin)
-            .args(["server", "start-dev", "--headless", "--ip", "127.0.0.1", "--log-level", "error"])
-            .args(["--port", &self.port.to_string(), "--http-port", &(self.port + 1).to_string()])
+            .args([
+                "server",
+                "start-dev",
+                "--headless",
+                "--ip",
+                "127.0.0.1",
+                "--log-level",
+                "error",
+            ])
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--http-port",
+                &(self.port + 1).to_string(),
+            ])
             .args(["--metrics-port", &(self.port + 2).to_string()])
             .arg("--db-filename")
             .arg(&self.db)
@@ -177,7 +257,10 @@ impl OwnTemporal {
 
     fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.id() as i32), nix::sys::signal::Signal::SIGTERM);
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(c.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
             let _ = c.wait();
         }
     }
@@ -208,10 +291,17 @@ async fn registrations_during_a_temporal_outage_wait_and_then_provision() {
     std::fs::create_dir_all(&dir).unwrap();
     let mut temporal = OwnTemporal::start(port, dir.join("temporal.db"));
     let host = format!("127.0.0.1:{port}");
-    let app = TestApp::builder().env("TEMPORAL_HOST", &host).spawn().await.unwrap();
+    let app = TestApp::builder()
+        .env("TEMPORAL_HOST", &host)
+        .spawn()
+        .await
+        .unwrap();
     let before = unique("before-");
     assert_eq!(register(&app, "before@example.com", &before).await, 202);
-    wait_for("the first tenant", Duration::from_secs(60), || async { provisioning(&app, &before).await == "ready" }).await;
+    wait_for("the first tenant", Duration::from_secs(60), || async {
+        provisioning(&app, &before).await == "ready"
+    })
+    .await;
 
     temporal.stop();
     let during = unique("during-");
@@ -225,9 +315,11 @@ async fn registrations_during_a_temporal_outage_wait_and_then_provision() {
     assert_eq!(app.get("/health").await.status(), 200);
 
     temporal.restart();
-    wait_for("the tenant registered during the outage", Duration::from_secs(120), || async {
-        provisioning(&app, &during).await == "ready"
-    })
+    wait_for(
+        "the tenant registered during the outage",
+        Duration::from_secs(120),
+        || async { provisioning(&app, &during).await == "ready" },
+    )
     .await;
     wait_for("the completed record", Duration::from_secs(60), || async {
         scalar(&app.pool, &format!("SELECT count(*) FROM public.workflow_executions WHERE workflow_id = 'tenant-provision-{during}' AND status = 'completed'")).await == 1

@@ -22,10 +22,10 @@ pub async fn wait_closed(
 ) -> Option<WorkflowExecutionStatus> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        if let Some(s) = status(client, workflow_id).await {
-            if s != WorkflowExecutionStatus::Running {
-                return Some(s);
-            }
+        if let Some(s) = status(client, workflow_id).await
+            && s != WorkflowExecutionStatus::Running
+        {
+            return Some(s);
         }
         if tokio::time::Instant::now() > deadline {
             return None;

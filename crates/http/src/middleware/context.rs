@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
@@ -102,11 +102,9 @@ fn reshape(resp: Response) -> Response {
         s => s.canonical_reason().unwrap_or("Error"),
     };
     let (parts, _body): (_, Body) = resp.into_parts();
-    let mut keep = HeaderMap::new();
-    for name in ["allow", "retry-after", "www-authenticate"] {
-        if let Some(v) = parts.headers.get(name) {
-            keep.insert(name, v.clone());
-        }
-    }
+    // Every header set on the way out (security, CORS, Allow, Retry-After) stays; only the body changes.
+    let mut keep = parts.headers;
+    keep.remove(axum::http::header::CONTENT_LENGTH);
+    keep.remove(axum::http::header::CONTENT_TYPE);
     json_response(status, &error_body(detail, None), keep)
 }

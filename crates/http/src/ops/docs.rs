@@ -114,12 +114,17 @@ pub struct ApiDoc;
 const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
 img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
+/// Only the page and its assets get the relaxed policy; `/openapi.json` keeps the default one.
 async fn docs_csp(req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let is_docs = path == "/docs" || path.starts_with("/docs/");
     let mut resp = next.run(req).await;
-    resp.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(DOCS_CSP),
-    );
+    if is_docs {
+        resp.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(DOCS_CSP),
+        );
+    }
     resp
 }
 

@@ -58,14 +58,28 @@ async fn platform_app() -> TestApp {
         .unwrap()
 }
 
+const MAX_BODY: usize = 1024;
+
 fn big_json() -> String {
-    format!("{{\"pad\": \"{}\"}}", "x".repeat(3000))
+    json_of_len(3000)
+}
+
+/// A JSON object of exactly `len` bytes.
+fn json_of_len(len: usize) -> String {
+    let body = format!("{{\"pad\": \"{}\"}}", "x".repeat(len - 11));
+    assert_eq!(body.len(), len);
+    body
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_routes_answer_404_not_found_with_the_request_id() {
     let app = platform_app().await;
-    for path in ["/api/v1/no-such-thing", "/nowhere", "/api/v2/x"] {
+    for path in [
+        "/api/v1/no-such-thing",
+        "/nowhere",
+        "/api/v2/x",
+        "/dev/no-such-thing",
+    ] {
         let r = send(app.http.get(app.url(path))).await;
         r.assert_error(404, "Not Found");
         assert_eq!(
@@ -124,17 +138,20 @@ async fn a_body_over_max_body_bytes_by_content_length_answers_413() {
     .await;
     r.assert_error(413, "Request body too large");
 
-    // Just under the limit is fine.
-    let small = format!("{{\"pad\": \"{}\"}}", "x".repeat(1000));
-    assert!(small.len() <= 1024);
-    let r = send(
-        app.http
-            .post(app.url("/api/v1/test/echo"))
-            .header("content-type", "application/json")
-            .body(small),
-    )
-    .await;
+    // Exactly MAX_BODY_BYTES is read; one byte more is refused.
+    let post = |len: usize| {
+        send(
+            app.http
+                .post(app.url("/api/v1/test/echo"))
+                .header("content-type", "application/json")
+                .body(json_of_len(len)),
+        )
+    };
+    let r = post(MAX_BODY).await;
     assert_eq!(r.status, 200, "{}", r.text);
+    post(MAX_BODY + 1)
+        .await
+        .assert_error(413, "Request body too large");
     app.shutdown().await;
 }
 
@@ -163,14 +180,25 @@ async fn a_chunked_body_over_max_body_bytes_answers_413_while_reading() {
     r.assert_error(413, "Request body too large");
     assert_security_headers(&r);
 
-    // The same framing with a small body is read and echoed, so the 413 above came from the size.
+    // The same framing at exactly the limit is read and echoed; one byte more is not.
+    let at_limit = json_of_len(MAX_BODY);
     let r = raw_http(
         app.addr,
-        &chunked_request("/api/v1/test/echo", "application/json", r#"{"a": 1}"#),
+        &chunked_request("/api/v1/test/echo", "application/json", &at_limit),
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(r.json, json!({"a": 1}));
+    assert_eq!(r.json, serde_json::from_str::<Value>(&at_limit).unwrap());
+    raw_http(
+        app.addr,
+        &chunked_request(
+            "/api/v1/test/echo",
+            "application/json",
+            &json_of_len(MAX_BODY + 1),
+        ),
+    )
+    .await
+    .assert_error(413, "Request body too large");
     app.shutdown().await;
 }
 
@@ -278,7 +306,6 @@ async fn a_panicking_handler_answers_a_generic_500_without_the_panic_text() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: CatchPanicLayer sits outside the security-headers and CORS layers, so a panic's 500 has neither"]
 async fn a_panicking_handler_response_still_carries_security_and_cors_headers() {
     let app = platform_app().await;
     let r = send(
@@ -469,7 +496,6 @@ async fn docs_have_their_own_csp_and_openapi_is_3_1() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: the docs CSP layer wraps the whole SwaggerUi router, so /openapi.json gets the docs CSP too"]
 async fn only_the_docs_page_gets_the_relaxed_csp() {
     let app = platform_app().await;
     let r = send(app.http.get(app.url("/openapi.json"))).await;
@@ -495,6 +521,11 @@ async fn cors_preflight_allows_configured_origins_only() {
     };
     let r = preflight("http://localhost:3000").await;
     assert!(r.status == 200 || r.status == 204, "{}", r.status);
+    assert!(
+        r.header("x-request-id").is_some(),
+        "every response has a request id"
+    );
+    assert_security_headers(&r);
     assert_eq!(
         r.header("access-control-allow-origin"),
         Some("http://localhost:3000")

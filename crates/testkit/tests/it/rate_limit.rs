@@ -38,11 +38,24 @@ impl Round {
 }
 
 async fn hammer(app: &TestApp, n: usize) -> Round {
+    hammer_from(app, n, |_| None).await
+}
+
+/// Like [`hammer`], with an `X-Forwarded-For` chosen per request.
+async fn hammer_from(
+    app: &TestApp,
+    n: usize,
+    forwarded: impl Fn(usize) -> Option<String>,
+) -> Round {
     let started = Instant::now();
     let mut allowed = 0;
     let mut limited = Vec::new();
-    for _ in 0..n {
-        let r = send(app.http.get(app.url(LIMITED_PATH))).await;
+    for i in 0..n {
+        let mut req = app.http.get(app.url(LIMITED_PATH));
+        if let Some(xff) = forwarded(i) {
+            req = req.header("x-forwarded-for", xff);
+        }
+        let r = send(req).await;
         match r.status {
             429 => limited.push(r),
             404 => allowed += 1,
@@ -230,6 +243,27 @@ async fn the_global_limit_keeps_working_when_redis_is_killed() {
         },
     )
     .await;
+
+    // Redis comes back (empty) on the same port: the limiter returns to it (it retries every 5 s).
+    let revived = RedisServer::start_on(redis.port).await;
+    eventually(
+        "the buckets to be back in Redis",
+        Duration::from_secs(30),
+        || async {
+            let r = send(app.http.get(app.url(LIMITED_PATH))).await;
+            assert!(
+                r.status == 404 || r.status == 429,
+                "{}: {}",
+                r.status,
+                r.text
+            );
+            let keys = redis_keys(&revived.url(), &format!("{prefix}*"))
+                .await
+                .unwrap();
+            (!keys.is_empty()).then_some(())
+        },
+    )
+    .await;
     app.shutdown().await;
 }
 
@@ -267,5 +301,34 @@ async fn nothing_is_limited_when_rate_limiting_is_disabled() {
         .unwrap();
     let round = hammer(&app, 15).await;
     assert_eq!(round.allowed, 15);
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_forwarded_for_from_an_untrusted_peer_does_not_escape_the_limit() {
+    // TRUSTED_PROXIES is empty: X-Forwarded-For is ignored, every request is the socket peer's.
+    let app = limited_app().spawn().await.unwrap();
+    let round = hammer_from(&app, 12, |i| Some(format!("203.0.113.{i}"))).await;
+    assert_limited_after_burst(&round);
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_behind_a_trusted_proxy_get_buckets_of_their_own() {
+    let app = limited_app()
+        .env("TRUSTED_PROXIES", "127.0.0.1")
+        .spawn()
+        .await
+        .unwrap();
+    // One client whose own entries (left of what the proxy appended) vary: it is still one client.
+    let round = hammer_from(&app, 10, |i| Some(format!("198.51.100.{i}, 203.0.113.7"))).await;
+    assert_limited_after_burst(&round);
+    // Another client behind the same proxy still has its whole burst; the rightmost untrusted entry
+    // counts, whatever the client put to its left.
+    let round = hammer_from(&app, BURST, |i| {
+        Some(format!("198.51.100.{i}, 203.0.113.8, 127.0.0.1"))
+    })
+    .await;
+    assert_eq!(round.allowed, BURST, "a fresh bucket for 203.0.113.8");
     app.shutdown().await;
 }

@@ -15,7 +15,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::support::{
-    closed_port, email_state, enqueue_email, enqueue_emails, eventually, metric, send,
+    TemporalServer, closed_port, email_state, enqueue_email, enqueue_emails, eventually, metric,
+    send,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -509,5 +510,52 @@ async fn concurrent_and_late_duplicate_starts_never_make_a_second_run() {
         .unwrap();
     assert_eq!(info.run_id(), run, "still the one run");
     assert_eq!(email_state(&app.pool, email_id).await, (true, 1));
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_requests_made_while_temporal_is_down_run_once_it_comes_up() {
+    let (held, port) = closed_port();
+    let app = TestApp::builder()
+        .env("TEMPORAL_HOST", &format!("127.0.0.1:{port}"))
+        .spawn()
+        .await
+        .unwrap();
+    let queue = tenantry_domain::jobs_queue(&app.settings.temporal_queue_prefix);
+    let email_id = enqueue_email(&app.pool, &queue).await;
+    let workflow_id = format!("email-{email_id}");
+    eventually(
+        "a failed dispatch attempt",
+        Duration::from_secs(30),
+        || async {
+            let (dispatched, attempts) = start_request_row(&app.pool, &workflow_id).await;
+            assert!(!dispatched, "nothing to dispatch to");
+            (attempts >= 1).then_some(())
+        },
+    )
+    .await;
+
+    // Temporal appears where the app has been looking for it.
+    drop(held);
+    let _temporal = TemporalServer::start_on(port).await;
+
+    let attempts = eventually("the email to be sent", Duration::from_secs(120), || async {
+        let (sent, attempts) = email_state(&app.pool, email_id).await;
+        sent.then_some(attempts)
+    })
+    .await;
+    assert_eq!(attempts, 1, "delivered exactly once");
+    let (dispatched, failed_attempts) = start_request_row(&app.pool, &workflow_id).await;
+    assert!(dispatched);
+    assert!(failed_attempts >= 1);
+    let client = app.temporal().await;
+    let status =
+        tenantry_testkit::temporal::wait_closed(&client, &workflow_id, Duration::from_secs(30))
+            .await
+            .unwrap();
+    assert_eq!(
+        status,
+        temporalio_client::WorkflowExecutionStatus::Completed
+    );
     app.shutdown().await;
 }

@@ -245,6 +245,11 @@ impl RedisServer {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
         };
+        Self::start_on(port).await
+    }
+
+    /// A fresh, empty server on `port` (e.g. where a killed one listened).
+    pub async fn start_on(port: u16) -> Self {
         let child = std::process::Command::new("redis-server")
             .args([
                 "--port",
@@ -300,8 +305,67 @@ impl Drop for RedisServer {
 }
 
 /// Keys matching `pattern` in the Redis at `url`.
-pub async fn redis_keys(url: &str, pattern: &str) -> redis::RedisResult<Vec<String>> {
+pub async fn redis_keys(url: &str, pattern: &str) -> anyhow::Result<Vec<String>> {
     let client = redis::Client::open(url)?;
-    let mut conn = client.get_multiplexed_async_connection().await?;
-    redis::cmd("KEYS").arg(pattern).query_async(&mut conn).await
+    let keys = tokio::time::timeout(Duration::from_secs(5), async {
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        redis::cmd("KEYS")
+            .arg(pattern)
+            .query_async::<Vec<String>>(&mut conn)
+            .await
+    })
+    .await??;
+    Ok(keys)
+}
+
+/// A Temporal dev server of this test alone (in memory, headless), killed when dropped.
+pub struct TemporalServer {
+    child: Option<std::process::Child>,
+}
+
+impl TemporalServer {
+    /// Starts `temporal server start-dev` on `port` and waits until it answers there.
+    pub async fn start_on(port: u16) -> Self {
+        let free = || {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port().to_string()
+        };
+        let bin = std::env::var("TEMPORAL_BIN").unwrap_or_else(|_| "temporal".to_owned());
+        let child = std::process::Command::new(bin)
+            .args(["server", "start-dev", "--headless", "--ip", "127.0.0.1"])
+            .args(["--port", &port.to_string(), "--http-port", &free()])
+            .args(["--metrics-port", &free(), "--log-level", "error"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("temporal CLI on PATH (or TEMPORAL_BIN)");
+        let mut server = Self { child: Some(child) };
+        let host = format!("127.0.0.1:{port}");
+        eventually(
+            "our Temporal server to answer",
+            Duration::from_secs(30),
+            || {
+                let host = host.clone();
+                let exited = server.child.as_mut().and_then(|c| c.try_wait().unwrap());
+                assert!(exited.is_none(), "temporal start-dev exited: {exited:?}");
+                async move {
+                    let mut settings =
+                        tenantry_settings::Settings::for_tests("postgres://unused").unwrap();
+                    settings.temporal_host = host;
+                    tenantry_workflows::client::connect(&settings).await.ok()
+                }
+            },
+        )
+        .await;
+        server
+    }
+}
+
+impl Drop for TemporalServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }

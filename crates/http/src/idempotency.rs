@@ -75,7 +75,9 @@ pub type IdsFuture = Pin<Box<dyn Future<Output = Result<Option<(Uuid, Uuid)>, Ap
 /// Finds the tenant and user of a request before the handler runs, from its headers and extensions
 /// (e.g. set by an authentication layer) and the state. An `Err` is answered as is.
 #[derive(Clone)]
-pub struct ProjectsResolver(Arc<dyn Fn(&AppState, &Parts) -> IdsFuture + Send + Sync>);
+pub struct ProjectsResolver(Arc<ResolveFn>);
+
+type ResolveFn = dyn Fn(&AppState, &Parts) -> IdsFuture + Send + Sync;
 
 /// The namespace a key lives in (data-model.md §2.11 `scope`).
 #[derive(Clone)]

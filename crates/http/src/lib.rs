@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod app;
+pub mod auth;
 pub mod client_ip;
 pub mod error;
 pub mod idempotency;

@@ -11,6 +11,7 @@ pub mod mailbox;
 pub mod outbox;
 pub mod passwords;
 pub mod registration;
+pub mod tenant_admin;
 pub mod tenant_directory;
 pub mod tenants;
 pub mod time_format;

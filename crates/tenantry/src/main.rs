@@ -141,7 +141,7 @@ async fn serve(settings: Arc<Settings>, pool: PgPool) -> Result<(), wiring::Wiri
             relay_stop.clone(),
         )
     });
-    let state = wiring::app_state(settings.clone(), pool.clone(), &connection)?;
+    let state = wiring::app_state(settings.clone(), pool.clone(), &connection, &shutdown)?;
     let listener = TcpListener::bind(settings.bind_addr).await?;
     let served = wiring::run_api(state, listener, shutdown).await;
     // The relay outlives in-flight requests so their start requests are picked up, then stops.

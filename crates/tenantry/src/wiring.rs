@@ -38,11 +38,13 @@ pub async fn connect_pool(settings: &Settings) -> Result<PgPool, WiringError> {
     .await?)
 }
 
-/// Everything the API needs; the Temporal connection may still be pending.
+/// Everything the API needs; the Temporal connection may still be pending. Background listeners stop with
+/// `shutdown`.
 pub fn app_state(
     settings: Arc<Settings>,
     pool: PgPool,
     connection: &TemporalConnection,
+    shutdown: &CancellationToken,
 ) -> Result<AppState, WiringError> {
     let redis_url = settings
         .redis_url
@@ -73,6 +75,7 @@ pub fn app_state(
         .map_err(|e| WiringError::Config(format!("ARGON2_*: {e}")))?;
     let services = tenantry_services::Services::new(pool.clone(), settings.clone(), passwords)
         .map_err(|e| WiringError::Config(e.to_string()))?;
+    services.tenants.spawn_invalidation(shutdown.clone());
     Ok(AppState::new(AppStateParts {
         settings,
         services,

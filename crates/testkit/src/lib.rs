@@ -105,7 +105,8 @@ impl TestAppBuilder {
         let pool = tenantry::wiring::connect_pool(&settings).await?;
         let shutdown = CancellationToken::new();
         let connection = TemporalConnection::spawn(&settings, shutdown.clone());
-        let state = tenantry::wiring::app_state(settings.clone(), pool.clone(), &connection)?;
+        let state =
+            tenantry::wiring::app_state(settings.clone(), pool.clone(), &connection, &shutdown)?;
         let mut api_v1 = tenantry_http::api::v1();
         if let Some(extra) = self.extra_routes {
             api_v1 = api_v1.merge(extra);
@@ -213,6 +214,62 @@ impl TestApp {
             .wait(std::time::Duration::from_secs(30))
             .await
             .expect("temporal did not answer within 30 s")
+    }
+
+    /// A user row with an Argon2id hash of `password` (verified, active).
+    pub async fn create_user(
+        &self,
+        email: &str,
+        password: &str,
+        superuser: bool,
+    ) -> anyhow::Result<uuid::Uuid> {
+        let passwords =
+            tenantry_services::passwords::Passwords::from_params(&self.settings.argon2)?;
+        let hash = passwords.hash(password.to_owned()).await?;
+        let id = uuid::Uuid::now_v7();
+        let mut conn = self.pool.acquire().await?;
+        tenantry_store::users::insert_if_absent(
+            &mut conn,
+            &tenantry_store::users::NewUser {
+                id,
+                email,
+                hashed_password: &hash,
+                full_name: "Test User",
+                verified: true,
+                is_superuser: superuser,
+            },
+        )
+        .await?
+        .context("email already taken")?;
+        Ok(id)
+    }
+
+    /// A live session for `user_id` (in `tenant_id`, or a console session without one) and its access token,
+    /// as login will issue them.
+    pub async fn session_token(
+        &self,
+        user_id: uuid::Uuid,
+        tenant_id: Option<uuid::Uuid>,
+    ) -> anyhow::Result<(uuid::Uuid, String)> {
+        let sid = uuid::Uuid::now_v7();
+        let now = time::OffsetDateTime::now_utc();
+        let mut conn = self.pool.acquire().await?;
+        tenantry_store::sessions::insert_family(
+            &mut conn,
+            &tenantry_store::sessions::NewFamily {
+                id: sid,
+                user_id,
+                tenant_id,
+                idle_expires_at: now + time::Duration::days(7),
+                expires_at: now + time::Duration::days(30),
+                user_agent: Some("tenantry-testkit"),
+                ip: None,
+            },
+        )
+        .await?;
+        let keys = tenantry_services::auth::TokenKeys::from_settings(&self.settings)?;
+        let (token, _) = keys.access_token(user_id, tenant_id, sid)?;
+        Ok((sid, token))
     }
 
     /// Starts an in-process worker (for apps built `without_worker`, e.g. to act on the database before

@@ -1,5 +1,6 @@
 //! The versioned resource routers, nested under `/api/v1`, and the development-only routes.
 
+pub mod admin;
 pub mod auth;
 pub mod dev;
 pub mod tenants;
@@ -9,5 +10,8 @@ use axum::Router;
 use crate::state::AppState;
 
 pub fn v1() -> Router<AppState> {
-    Router::new().merge(auth::router()).merge(tenants::router())
+    Router::new()
+        .merge(auth::router())
+        .merge(tenants::router())
+        .merge(admin::router())
 }

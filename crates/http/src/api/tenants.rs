@@ -1,17 +1,28 @@
 //! `/api/v1/tenants/*` (api.md §5.3).
 
+use std::time::Duration;
+
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{delete, get};
+use tenantry_domain::{ErrorCode, FieldError, LoginPassword};
+use tenantry_ratelimit::Bucket;
 
+use crate::auth::{Admin, Superuser};
 use crate::client_ip::ClientIp;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
+use crate::json::{Fields, JsonBody};
 use crate::limits;
+use crate::meta::Meta;
 use crate::state::AppState;
 
 pub fn router() -> axum::Router<AppState> {
-    axum::Router::new().route("/tenants/{slug}/provisioning", get(provisioning))
+    axum::Router::new()
+        .route("/tenants/{slug}", delete(delete_own))
+        .route("/tenants/{slug}/status", get(status))
+        .route("/tenants/{slug}/provisioning", get(provisioning))
 }
 
 /// Public provisioning progress of a tenant: pending, provisioning, ready or failed.
@@ -28,4 +39,71 @@ pub(crate) async fn provisioning(
     let headers = limits::enforce(&state, "provisioning", &limits::provisioning(ip)).await?;
     let view = state.services().provisioning_status(&slug).await?;
     Ok((headers.0, Json(view)).into_response())
+}
+
+/// Provisioning state, the tenant once ready, and the provisioning execution record (superusers).
+#[utoipa::path(get, path = "/api/v1/tenants/{slug}/status", tag = "tenants", security(("bearer" = [])),
+    params(("slug" = String, Path, description = "Tenant slug")),
+    responses(
+        (status = 200, description = "Status, tenant, error and workflow record"),
+        (status = 401, description = "Not authenticated", body = crate::ops::docs::ErrorBody),
+        (status = 403, description = "Not a superuser", body = crate::ops::docs::ErrorBody),
+        (status = 404, description = "Unknown tenant", body = crate::ops::docs::ErrorBody)))]
+pub(crate) async fn status(
+    State(state): State<AppState>,
+    _su: Superuser,
+    Path(slug): Path<String>,
+) -> ApiResult<Response> {
+    Ok(Json(state.services().tenant_status(&slug).await?).into_response())
+}
+
+/// A tenant admin deletes their own tenant, confirming with its slug and their password.
+#[utoipa::path(delete, path = "/api/v1/tenants/{slug}", tag = "tenants", security(("bearer" = [])),
+    params(("slug" = String, Path, description = "Tenant slug; must equal X-Tenant-Slug"),
+           ("X-Tenant-Slug" = String, Header, description = "The tenant")),
+    responses(
+        (status = 202, description = "Deletion started"),
+        (status = 400, description = "Slug mismatch or wrong password", body = crate::ops::docs::ErrorBody),
+        (status = 403, description = "Not an admin", body = crate::ops::docs::ErrorBody),
+        (status = 422, description = "Invalid body", body = crate::ops::docs::ErrorBody)))]
+pub(crate) async fn delete_own(
+    State(state): State<AppState>,
+    Admin(member): Admin,
+    ClientIp(ip): ClientIp,
+    Meta(ctx): Meta,
+    Path(slug): Path<String>,
+    body: JsonBody,
+) -> ApiResult<Response> {
+    member.caller.not_assumed()?;
+    if slug != member.tenant.slug {
+        return Err(ApiError::bad_request(
+            "Path slug does not match X-Tenant-Slug",
+        ));
+    }
+    let mut f = Fields::new(body);
+    let password_raw = f.required_str("password");
+    let confirm = f.required_str("confirm");
+    let password = f.parse("password", password_raw, LoginPassword::parse);
+    if confirm.as_ref().is_some_and(|c| c != &slug) {
+        f.error(FieldError::new(
+            "confirm",
+            ErrorCode::Invalid,
+            "Must equal the tenant slug",
+        ));
+    }
+    f.finish()?;
+    let Some(password) = password else {
+        return Err(ApiError::internal("validated field missing"));
+    };
+    let user = member.caller.0.user_id;
+    let buckets = [
+        Bucket::per_period(format!("password:ip:{ip}"), 10, Duration::from_secs(3600)),
+        Bucket::per_period(format!("password:user:{user}"), 5, Duration::from_secs(900)),
+    ];
+    let headers = limits::enforce(&state, "password", &buckets).await?;
+    let started = state
+        .services()
+        .delete_own_tenant(&member.caller.0, &member.tenant, &password, &ctx)
+        .await?;
+    Ok((StatusCode::ACCEPTED, headers.0, Json(started)).into_response())
 }

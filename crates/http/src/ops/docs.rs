@@ -101,12 +101,14 @@ impl Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Tenantry API", description = "Multi-tenant SaaS backend: schema-per-tenant PostgreSQL, durable Temporal workflows."),
-    paths(super::health::health, super::health::ready, crate::api::auth::register, crate::api::tenants::provisioning),
+    paths(super::health::health, super::health::ready, crate::api::auth::register, crate::api::tenants::provisioning, crate::api::tenants::status,
+        crate::api::tenants::delete_own, crate::api::admin::delete_tenant),
     components(schemas(ErrorBody, FieldErrorBody, RegisterRequest, RegisterResponse, UserRead, ProvisioningStatus)),
     modifiers(&BearerAuth),
     tags((name = "operations", description = "Health, readiness and metrics"),
          (name = "auth", description = "Registration, login and sessions"),
-         (name = "tenants", description = "Tenants and their provisioning"))
+         (name = "tenants", description = "Tenants and their provisioning"),
+         (name = "admin", description = "Superuser administration"))
 )]
 pub struct ApiDoc;
 

@@ -23,11 +23,6 @@ pub struct Principal {
 #[error("{0}")]
 pub struct AuthFailure(pub &'static str);
 
-pub enum Authenticated {
-    Ok(Principal),
-    Failed(AuthFailure),
-}
-
 impl Services {
     /// Token level: a valid access or assumed-access token of an active user with a live session.
     pub async fn authenticate(

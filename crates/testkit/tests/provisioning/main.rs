@@ -3,5 +3,6 @@
 
 mod activities;
 mod common;
+mod deletion;
 mod failures;
 mod registration;

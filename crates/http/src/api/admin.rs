@@ -1,0 +1,40 @@
+//! `/api/v1/admin/*` (api.md §5.7): superuser administration.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::delete;
+use tenantry_domain::FieldError;
+use uuid::Uuid;
+
+use crate::auth::Superuser;
+use crate::error::{ApiError, ApiResult};
+use crate::meta::Meta;
+use crate::state::AppState;
+
+pub fn router() -> axum::Router<AppState> {
+    axum::Router::new().route("/admin/tenants/{tenant_id}", delete(delete_tenant))
+}
+
+/// Starts (or reports the running) deletion of any tenant.
+#[utoipa::path(delete, path = "/api/v1/admin/tenants/{tenant_id}", tag = "admin", security(("bearer" = [])),
+    params(("tenant_id" = String, Path, description = "Tenant id (UUID)")),
+    responses(
+        (status = 200, description = "Deletion started (or already running)"),
+        (status = 404, description = "Unknown or already deleted", body = crate::ops::docs::ErrorBody),
+        (status = 409, description = "Still provisioning", body = crate::ops::docs::ErrorBody),
+        (status = 422, description = "Invalid UUID", body = crate::ops::docs::ErrorBody)))]
+pub(crate) async fn delete_tenant(
+    State(state): State<AppState>,
+    Superuser(actor): Superuser,
+    Meta(ctx): Meta,
+    Path(raw): Path<String>,
+) -> ApiResult<Response> {
+    let tenant_id = Uuid::parse_str(&raw)
+        .map_err(|_| ApiError::field(FieldError::invalid_uuid("tenant_id")))?;
+    let started = state
+        .services()
+        .admin_delete_tenant(&actor, tenant_id, &ctx)
+        .await?;
+    Ok(Json(started).into_response())
+}

@@ -1,0 +1,246 @@
+//! Tenant lifecycle for admins and superusers (api.md §5.3, §5.7): deletion through the outbox, and the
+//! superuser's status view.
+
+use serde::Serialize;
+use serde_json::json;
+use sqlx::PgConnection;
+use tenantry_domain::workflow_ids::TENANT_DELETION;
+use tenantry_domain::{LoginPassword, deletion_workflow_id, tenant_queue, tenant_shard};
+use tenantry_store::audit::{self, AuditContext, NewAudit};
+use tenantry_store::{executions, outbox, tenants, users};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::auth::Principal;
+use crate::context::Services;
+use crate::error::{ServiceError, ServiceResult};
+use crate::tenant_directory::ResolvedTenant;
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DeletionStarted {
+    pub status: &'static str,
+    pub workflow_id: String,
+}
+
+/// TenantRead (api.md §3).
+#[derive(Debug, Clone, Serialize)]
+pub struct TenantView {
+    pub id: Uuid,
+    pub name: String,
+    pub slug: String,
+    pub status: String,
+    pub is_active: bool,
+    #[serde(with = "crate::time_format")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "crate::time_format::option")]
+    pub deleted_at: Option<OffsetDateTime>,
+}
+
+impl From<&tenants::TenantRow> for TenantView {
+    fn from(t: &tenants::TenantRow) -> Self {
+        Self {
+            id: t.id,
+            name: t.name.clone(),
+            slug: t.slug.clone(),
+            status: t.status.clone(),
+            is_active: t.is_active,
+            created_at: t.created_at,
+            deleted_at: t.deleted_at,
+        }
+    }
+}
+
+/// WorkflowExecutionRead (api.md §3).
+#[derive(Debug, Clone, Serialize)]
+pub struct ExecutionView {
+    pub workflow_id: String,
+    pub workflow_type: String,
+    pub status: String,
+    pub error_message: Option<String>,
+    #[serde(with = "crate::time_format")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "crate::time_format::option")]
+    pub started_at: Option<OffsetDateTime>,
+    #[serde(with = "crate::time_format::option")]
+    pub completed_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TenantStatusView {
+    pub status: String,
+    pub tenant: Option<TenantView>,
+    pub error: Option<String>,
+    pub workflow: Option<ExecutionView>,
+}
+
+async fn lock_tenant(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> Result<Option<(String, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT status, slug FROM public.tenants WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+impl Services {
+    /// Soft-deletes a ready or failed tenant and requests the deletion workflow, in the caller's transaction.
+    async fn start_deletion(
+        &self,
+        conn: &mut PgConnection,
+        tenant_id: Uuid,
+        actor: &Principal,
+        ctx: &AuditContext,
+    ) -> ServiceResult<String> {
+        let change = tenants::set_status(conn, tenant_id, &["ready", "failed"], "deleting").await?;
+        if !matches!(
+            change,
+            tenants::StatusChange::Changed | tenants::StatusChange::AlreadyThere
+        ) {
+            return Err(ServiceError::Conflict(
+                "Tenant cannot be deleted in its current state".to_owned(),
+            ));
+        }
+        let workflow_id = deletion_workflow_id(&tenant_id);
+        let settings = &self.settings;
+        outbox::enqueue_start(
+            conn,
+            &outbox::NewStartRequest {
+                workflow_id: &workflow_id,
+                workflow_type: TENANT_DELETION,
+                task_queue: &tenant_queue(
+                    &settings.temporal_queue_prefix,
+                    tenant_shard(&tenant_id, settings.temporal_queue_shards),
+                ),
+                input: json!({ "tenant_id": tenant_id, "purge_unverified_registrant": false }),
+            },
+            Some(outbox::Tracked {
+                entity_type: "tenant",
+                entity_id: tenant_id,
+            }),
+        )
+        .await?;
+        audit::insert(
+            conn,
+            &AuditContext {
+                assumed_by_user_id: actor.assumed_by,
+                ..ctx.clone()
+            },
+            &NewAudit {
+                tenant_id: Some(tenant_id),
+                user_id: Some(actor.user_id),
+                action: "tenant.delete",
+                entity_type: "tenant",
+                entity_id: Some(tenant_id),
+                changes: Some(json!({ "status": { "after": "deleting" } })),
+                success: true,
+                error_message: None,
+            },
+        )
+        .await?;
+        Ok(workflow_id)
+    }
+
+    /// `DELETE /tenants/{slug}` by one of its admins, who confirms with the slug and their password.
+    pub async fn delete_own_tenant(
+        &self,
+        actor: &Principal,
+        tenant: &ResolvedTenant,
+        password: &LoginPassword,
+        ctx: &AuditContext,
+    ) -> ServiceResult<DeletionStarted> {
+        let hash = {
+            let mut conn = self.db.acquire().await?;
+            users::by_id(&mut conn, actor.user_id)
+                .await?
+                .map(|u| u.hashed_password)
+        };
+        if !self
+            .passwords
+            .verify(password.expose().to_owned(), hash)
+            .await?
+        {
+            return Err(ServiceError::BadRequest(
+                "Current password is incorrect".to_owned(),
+            ));
+        }
+        let mut tx = self.db.begin().await?;
+        match lock_tenant(&mut tx, tenant.id).await?.map(|r| r.0) {
+            Some(s) if s == "ready" || s == "failed" => {}
+            Some(s) if s == "deleting" || s == "deleted" => {
+                return Err(ServiceError::Gone("Tenant has been deleted".to_owned()));
+            }
+            _ => return Err(ServiceError::NotFound("Tenant not found".to_owned())),
+        }
+        let workflow_id = self.start_deletion(&mut tx, tenant.id, actor, ctx).await?;
+        tx.commit().await?;
+        self.tenants.invalidate_all();
+        Ok(DeletionStarted {
+            status: "deletion_started",
+            workflow_id,
+        })
+    }
+
+    /// `DELETE /admin/tenants/{tenant_id}`: repeating it while deletion runs answers the same body.
+    pub async fn admin_delete_tenant(
+        &self,
+        actor: &Principal,
+        tenant_id: Uuid,
+        ctx: &AuditContext,
+    ) -> ServiceResult<DeletionStarted> {
+        let mut tx = self.db.begin().await?;
+        let workflow_id = match lock_tenant(&mut tx, tenant_id)
+            .await?
+            .map(|r| r.0)
+            .as_deref()
+        {
+            None => return Err(ServiceError::NotFound("Tenant not found".to_owned())),
+            Some("deleted") => {
+                return Err(ServiceError::NotFound("Tenant already deleted".to_owned()));
+            }
+            Some("provisioning") => {
+                return Err(ServiceError::Conflict(
+                    "Tenant is still provisioning".to_owned(),
+                ));
+            }
+            Some("deleting") => deletion_workflow_id(&tenant_id),
+            Some(_) => self.start_deletion(&mut tx, tenant_id, actor, ctx).await?,
+        };
+        tx.commit().await?;
+        self.tenants.invalidate_all();
+        Ok(DeletionStarted {
+            status: "deletion_started",
+            workflow_id,
+        })
+    }
+
+    /// `GET /tenants/{slug}/status` for superusers.
+    pub async fn tenant_status(&self, slug: &str) -> ServiceResult<TenantStatusView> {
+        let mut conn = self.db.acquire().await?;
+        let not_found = || ServiceError::NotFound(format!("Tenant '{slug}' not found"));
+        let t = tenants::by_slug(&mut conn, slug)
+            .await?
+            .ok_or_else(not_found)?;
+        let workflow_id = format!("tenant-provision-{}", t.slug);
+        let execution = executions::by_workflow_id(&mut conn, &workflow_id).await?;
+        let error = if t.status == "failed" {
+            execution.as_ref().and_then(|e| e.error_message.clone())
+        } else {
+            None
+        };
+        Ok(TenantStatusView {
+            status: t.status.clone(),
+            tenant: (t.status == "ready").then(|| TenantView::from(&t)),
+            error,
+            workflow: execution.map(|e| ExecutionView {
+                workflow_id: e.workflow_id,
+                workflow_type: e.workflow_type,
+                status: e.status,
+                error_message: e.error_message,
+                created_at: e.created_at,
+                started_at: e.started_at,
+                completed_at: e.completed_at,
+            }),
+        })
+    }
+}

@@ -30,6 +30,22 @@ pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
         .unwrap_or(peer)
 }
 
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        // Set by the outermost layer on every request; loopback only when a handler runs without it (tests).
+        Ok(parts
+            .extensions
+            .get::<ClientIp>()
+            .copied()
+            .unwrap_or(ClientIp(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,21 +82,5 @@ mod tests {
             resolve(ip("10.0.0.1"), &headers("10.2.2.2"), &trusted),
             ip("10.0.0.1")
         );
-    }
-}
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        _state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        // Set by the outermost layer on every request; loopback only when a handler runs without it (tests).
-        Ok(parts
-            .extensions
-            .get::<ClientIp>()
-            .copied()
-            .unwrap_or(ClientIp(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))))
     }
 }

@@ -91,8 +91,10 @@ impl TenantDirectory {
         let this = self.clone();
         tokio::spawn(async move {
             loop {
-                if let Ok(mut listener) = PgListener::connect_with(&this.db).await {
-                    if listener.listen("tenantry_tenant_changed").await.is_ok() {
+                if let Ok(mut listener) = PgListener::connect_with(&this.db).await
+                    && listener.listen("tenantry_tenant_changed").await.is_ok()
+                {
+                    {
                         // Anything may have changed while not listening.
                         this.invalidate_all();
                         loop {

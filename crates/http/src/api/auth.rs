@@ -17,7 +17,13 @@ use crate::meta::Meta;
 use crate::state::AppState;
 
 pub fn router() -> axum::Router<AppState> {
-    axum::Router::new().route("/auth/register", post(register))
+    axum::Router::new().route(
+        "/auth/register",
+        post(crate::idempotency::idempotent(
+            crate::idempotency::Scope::Register,
+            register,
+        )),
+    )
 }
 
 /// Register a user and a tenant; provisioning continues in the background.

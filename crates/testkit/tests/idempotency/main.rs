@@ -12,8 +12,8 @@ use tokio::sync::Barrier;
 use uuid::Uuid;
 
 use support::{
-    GATED, IN_PROGRESS, NOT_AUTHENTICATED, PLAIN, PROJECTS, Probe, Reply, app, eventually, post,
-    post_raw, rows,
+    CONFLICT, GATED, IN_PROGRESS, NOT_AUTHENTICATED, PLAIN, PROJECTS, Probe, Reply, app,
+    eventually, post_json, post_raw, rows,
 };
 
 const REUSED: &str = "Idempotency-Key was already used with a different request body";
@@ -34,7 +34,7 @@ async fn a_completed_request_is_replayed_byte_for_byte_without_running_the_handl
     let app = app(&probe).await;
     let body = json!({"name": "Alpha", "nested": {"b": 2, "a": [1, 2]}});
 
-    let first = post(&app, PLAIN, Some("key-1"), &body).await;
+    let first = post_json(&app, PLAIN, Some("key-1"), &body).await;
     assert_eq!(first.status, 201, "{:?}", first.json);
     assert!(!first.replayed());
     assert!(
@@ -45,7 +45,7 @@ async fn a_completed_request_is_replayed_byte_for_byte_without_running_the_handl
     );
     assert_eq!(probe.calls(), 1);
 
-    let again = post(&app, PLAIN, Some("key-1"), &body).await;
+    let again = post_json(&app, PLAIN, Some("key-1"), &body).await;
     assert_same_response(&first, &again);
     assert!(again.header("x-request-id").is_some());
     assert_ne!(again.header("x-request-id"), first.header("x-request-id"));
@@ -58,7 +58,7 @@ async fn a_completed_request_is_replayed_byte_for_byte_without_running_the_handl
     assert_eq!(probe.calls(), 1, "the handler ran once");
 
     // Another key is another request.
-    let other = post(&app, PLAIN, Some("key-2"), &body).await;
+    let other = post_json(&app, PLAIN, Some("key-2"), &body).await;
     assert_eq!(other.status, 201);
     assert!(!other.replayed());
     assert_ne!(other.body, first.body);
@@ -77,20 +77,20 @@ async fn a_completed_request_is_replayed_byte_for_byte_without_running_the_handl
 async fn the_same_key_with_another_body_is_a_422_on_the_key() {
     let probe = Probe::default();
     let app = app(&probe).await;
-    let first = post(&app, PLAIN, Some("k"), &json!({"name": "one"})).await;
+    let first = post_json(&app, PLAIN, Some("k"), &json!({"name": "one"})).await;
     assert_eq!(first.status, 201);
 
-    let other = post(&app, PLAIN, Some("k"), &json!({"name": "two"})).await;
+    let other = post_json(&app, PLAIN, Some("k"), &json!({"name": "two"})).await;
     other.assert_key_error("invalid", REUSED);
     assert!(!other.replayed());
     // Same body on another path is another request too.
-    let path = post(&app, GATED, Some("k"), &json!({"name": "one"})).await;
+    let path = post_json(&app, GATED, Some("k"), &json!({"name": "one"})).await;
     path.assert_key_error("invalid", REUSED);
     assert_eq!(probe.calls(), 1);
     assert_eq!(probe.gated_calls(), 0);
 
     // The stored response is untouched.
-    let replay = post(&app, PLAIN, Some("k"), &json!({"name": "one"})).await;
+    let replay = post_json(&app, PLAIN, Some("k"), &json!({"name": "one"})).await;
     assert_same_response(&first, &replay);
     app.shutdown().await;
 }
@@ -104,7 +104,7 @@ async fn a_second_request_while_the_first_runs_is_a_409_then_the_result_is_repla
     let first = tokio::spawn({
         let app = app.clone();
         let body = body.clone();
-        async move { post(&app, GATED, Some("held"), &body).await }
+        async move { post_json(&app, GATED, Some("held"), &body).await }
     });
     probe.gate.wait_entered().await;
     assert_eq!(
@@ -113,10 +113,10 @@ async fn a_second_request_while_the_first_runs_is_a_409_then_the_result_is_repla
         "the claim is committed before the handler runs"
     );
 
-    let second = post(&app, GATED, Some("held"), &body).await;
+    let second = post_json(&app, GATED, Some("held"), &body).await;
     second.assert_error(409, IN_PROGRESS);
     // A different body is refused as a reuse even while the first runs.
-    let different = post(&app, GATED, Some("held"), &json!({"name": "other"})).await;
+    let different = post_json(&app, GATED, Some("held"), &json!({"name": "other"})).await;
     different.assert_key_error("invalid", REUSED);
 
     probe.gate.open_one();
@@ -124,7 +124,7 @@ async fn a_second_request_while_the_first_runs_is_a_409_then_the_result_is_repla
     assert_eq!(first.status, 201);
     assert!(!first.replayed());
 
-    let third = post(&app, GATED, Some("held"), &body).await;
+    let third = post_json(&app, GATED, Some("held"), &body).await;
     assert_same_response(&first, &third);
     assert_eq!(probe.gated_calls(), 1);
     Arc::into_inner(app).unwrap().shutdown().await;
@@ -137,20 +137,20 @@ async fn a_5xx_releases_the_key_so_a_retry_runs_again() {
     let body = json!({"name": "flaky", "fail": true});
     probe.fail.store(true, Ordering::SeqCst);
 
-    let first = post(&app, PLAIN, Some("retry-me"), &body).await;
+    let first = post_json(&app, PLAIN, Some("retry-me"), &body).await;
     first.assert_error(500, "Internal server error");
     assert!(rows(&app).await.is_empty(), "the key was released");
-    let second = post(&app, PLAIN, Some("retry-me"), &body).await;
+    let second = post_json(&app, PLAIN, Some("retry-me"), &body).await;
     second.assert_error(500, "Internal server error");
     assert!(!second.replayed());
     assert_eq!(probe.calls(), 2);
 
     probe.fail.store(false, Ordering::SeqCst);
-    let third = post(&app, PLAIN, Some("retry-me"), &body).await;
+    let third = post_json(&app, PLAIN, Some("retry-me"), &body).await;
     assert_eq!(third.status, 201);
     assert!(!third.replayed());
     assert_eq!(probe.calls(), 3);
-    let fourth = post(&app, PLAIN, Some("retry-me"), &body).await;
+    let fourth = post_json(&app, PLAIN, Some("retry-me"), &body).await;
     assert_same_response(&third, &fourth);
     assert_eq!(probe.calls(), 3);
     app.shutdown().await;
@@ -178,7 +178,7 @@ async fn a_malformed_key_is_a_422_and_the_handler_does_not_run() {
     // The bounds themselves are fine.
     let max = "~".repeat(255);
     for key in ["!", max.as_str()] {
-        let reply = post(&app, PLAIN, Some(key), &json!({"name": "x"})).await;
+        let reply = post_json(&app, PLAIN, Some(key), &json!({"name": "x"})).await;
         assert_eq!(reply.status, 201, "{key}");
     }
     assert_eq!(probe.calls(), 2);
@@ -192,7 +192,7 @@ async fn without_the_header_the_handler_runs_every_time() {
     let body = json!({"name": "plain"});
     let mut bodies = Vec::new();
     for _ in 0..3 {
-        let reply = post(&app, PLAIN, None, &body).await;
+        let reply = post_json(&app, PLAIN, None, &body).await;
         assert_eq!(reply.status, 201);
         assert!(!reply.replayed());
         bodies.push(reply.body);
@@ -218,7 +218,7 @@ async fn concurrent_first_uses_run_the_handler_exactly_once() {
             let body = body.clone();
             tokio::spawn(async move {
                 barrier.wait().await;
-                post(&app, PLAIN, Some("race-key"), &body).await
+                post_json(&app, PLAIN, Some("race-key"), &body).await
             })
         })
         .collect();
@@ -251,7 +251,7 @@ async fn the_stored_row_never_holds_a_plaintext_password() {
     let probe = Probe::default();
     let app = app(&probe).await;
     let body = json!({"email": "someone@example.com", "password": PASSWORD});
-    let reply = post(&app, PLAIN, Some("pw-key"), &body).await;
+    let reply = post_json(&app, PLAIN, Some("pw-key"), &body).await;
     assert_eq!(reply.status, 201);
 
     let (whole, fingerprint, status, headers, stored): (
@@ -306,7 +306,7 @@ async fn the_stored_row_never_holds_a_plaintext_password() {
 async fn expired_rows_count_as_absent() {
     let probe = Probe::default();
     let app = app(&probe).await;
-    let first = post(&app, PLAIN, Some("old"), &json!({"name": "a"})).await;
+    let first = post_json(&app, PLAIN, Some("old"), &json!({"name": "a"})).await;
     assert_eq!(first.status, 201);
     sqlx::query("UPDATE public.idempotency_keys SET expires_at = now() - interval '1 second'")
         .execute(&app.pool)
@@ -314,11 +314,11 @@ async fn expired_rows_count_as_absent() {
         .unwrap();
 
     // Another body is no reuse once the row expired; the handler runs and a fresh row is stored.
-    let second = post(&app, PLAIN, Some("old"), &json!({"name": "b"})).await;
+    let second = post_json(&app, PLAIN, Some("old"), &json!({"name": "b"})).await;
     assert_eq!(second.status, 201);
     assert!(!second.replayed());
     assert_eq!(probe.calls(), 2);
-    let third = post(&app, PLAIN, Some("old"), &json!({"name": "b"})).await;
+    let third = post_json(&app, PLAIN, Some("old"), &json!({"name": "b"})).await;
     assert_same_response(&second, &third);
     assert_eq!(probe.calls(), 2);
     let expires_in_hours: f64 = sqlx::query_scalar(
@@ -355,16 +355,16 @@ async fn a_crashed_claim_past_its_lock_is_taken_over() {
             .unwrap();
     }
 
-    post(&app, PLAIN, Some("live"), &body)
+    post_json(&app, PLAIN, Some("live"), &body)
         .await
         .assert_error(409, IN_PROGRESS);
     assert_eq!(probe.calls(), 0);
 
-    let taken = post(&app, PLAIN, Some("stale"), &body).await;
+    let taken = post_json(&app, PLAIN, Some("stale"), &body).await;
     assert_eq!(taken.status, 201);
     assert!(!taken.replayed());
     assert_eq!(probe.calls(), 1);
-    let replay = post(&app, PLAIN, Some("stale"), &body).await;
+    let replay = post_json(&app, PLAIN, Some("stale"), &body).await;
     assert_same_response(&taken, &replay);
     assert_eq!(probe.calls(), 1);
     app.shutdown().await;
@@ -378,7 +378,7 @@ async fn a_request_abandoned_by_its_client_releases_the_key() {
     let client = tokio::spawn({
         let app = app.clone();
         let body = body.clone();
-        async move { post(&app, GATED, Some("gone"), &body).await }
+        async move { post_json(&app, GATED, Some("gone"), &body).await }
     });
     probe.gate.wait_entered().await;
     assert_eq!(rows(&app).await.len(), 1);
@@ -391,10 +391,12 @@ async fn a_request_abandoned_by_its_client_releases_the_key() {
     .await;
 
     probe.gate.open_one();
-    let retry = post(&app, GATED, Some("gone"), &body).await;
+    let retry = post_json(&app, GATED, Some("gone"), &body).await;
     assert_eq!(retry.status, 201);
     assert!(!retry.replayed());
-    assert_eq!(probe.gated_calls(), 2, "the abandoned call and the retry");
+    // The retry entered the handler again (the abandoned call never got past the gate).
+    probe.gate.wait_entered().await;
+    assert_eq!(probe.gated_calls(), 1);
     Arc::into_inner(app).unwrap().shutdown().await;
 }
 
@@ -448,5 +450,30 @@ async fn projects_scope_is_per_tenant_and_user() {
     ];
     expected.sort();
     assert_eq!(rows(&app).await, expected);
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_request_does_not_use_the_key_but_a_business_error_is_replayed() {
+    let probe = Probe::default();
+    let app = app(&probe).await;
+
+    // A validation 422 (api.md §0.3 orders it before idempotency handling) leaves no row behind: the
+    // client may fix the body and retry with the same key.
+    let invalid = post_json(&app, PLAIN, Some("fix-me"), &json!({"invalid": true})).await;
+    invalid.assert_error(422, "name: Field required");
+    assert!(rows(&app).await.is_empty());
+    let fixed = post_json(&app, PLAIN, Some("fix-me"), &json!({"name": "ok"})).await;
+    assert_eq!(fixed.status, 201);
+    assert!(!fixed.replayed());
+    assert_eq!(probe.calls(), 2);
+
+    // A business outcome (409) is stored and replayed like a success, request_id of the first included.
+    let conflict = post_json(&app, PLAIN, Some("dup"), &json!({"conflict": true})).await;
+    conflict.assert_error(409, CONFLICT);
+    let replay = post_json(&app, PLAIN, Some("dup"), &json!({"conflict": true})).await;
+    assert_same_response(&conflict, &replay);
+    assert_eq!(replay.json["request_id"], conflict.json["request_id"]);
+    assert_eq!(probe.calls(), 3);
     app.shutdown().await;
 }

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
+use tenantry_domain::FieldError;
 use tenantry_http::idempotency::{Scope, idempotent};
 use tenantry_http::json::JsonBody;
 use tenantry_http::{ApiError, AppState};
@@ -24,14 +25,23 @@ pub const GATED: &str = "/api/v1/test/idem/gated";
 pub const PROJECTS: &str = "/api/v1/test/idem/projects";
 pub const IN_PROGRESS: &str = "A request with this Idempotency-Key is in progress";
 pub const NOT_AUTHENTICATED: &str = "Not authenticated (test)";
+pub const CONFLICT: &str = "Already exists (test)";
 
 /// Holds the gated handler until the test lets it go.
-#[derive(Default)]
 pub struct Gate {
     /// One permit per handler call that reached the gate.
     entered: Semaphore,
     /// One permit per handler call allowed to finish.
     release: Semaphore,
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Self {
+            entered: Semaphore::new(0),
+            release: Semaphore::new(0),
+        }
+    }
 }
 
 impl Gate {
@@ -72,12 +82,19 @@ impl Probe {
     }
 }
 
-/// 201 with a fresh id in the body and the `Location` header (never echoing the request body), or a 500
-/// when the body has `"fail": true` and failing is switched on.
+/// 201 with a fresh id in the body and the `Location` header (never echoing the request body); a 500
+/// when the body has `"fail": true` and failing is switched on; a 422 for `"invalid": true`; a 409 for
+/// `"conflict": true`.
 fn created(calls: &AtomicUsize, fail: &AtomicBool, body: &JsonBody) -> Response {
     let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
     if body.0.get("fail") == Some(&Value::Bool(true)) && fail.load(Ordering::SeqCst) {
         return ApiError::internal("asked to fail").into_response();
+    }
+    if body.0.get("invalid") == Some(&Value::Bool(true)) {
+        return ApiError::field(FieldError::missing("name")).into_response();
+    }
+    if body.0.get("conflict") == Some(&Value::Bool(true)) {
+        return ApiError::conflict(CONFLICT).into_response();
     }
     let id = Uuid::now_v7();
     (
@@ -230,7 +247,7 @@ pub async fn post_raw(
     Reply::read(req.send().await.unwrap()).await
 }
 
-pub async fn post(app: &TestApp, path: &str, key: Option<&str>, body: &Value) -> Reply {
+pub async fn post_json(app: &TestApp, path: &str, key: Option<&str>, body: &Value) -> Reply {
     post_raw(app, path, key.map(str::as_bytes), &[], &body.to_string()).await
 }
 

@@ -307,3 +307,36 @@ async fn provisioning_view_hides_unknown_and_malformed_slugs() {
     );
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registration_retried_with_its_idempotency_key_is_replayed_not_repeated() {
+    let app = TestApp::builder()
+        .without_worker()
+        .without_relay()
+        .spawn()
+        .await
+        .unwrap();
+    let slug = unique("idem-");
+    let send = || {
+        app.http
+            .post(app.url("/api/v1/auth/register"))
+            .header("idempotency-key", "signup-7f3a")
+            .json(&body("idem@example.com", &slug))
+            .send()
+    };
+    let first = send().await.unwrap();
+    assert_eq!(first.status(), 202);
+    let first_body = first.text().await.unwrap();
+    let again = send().await.unwrap();
+    assert_eq!(again.status(), 202);
+    assert_eq!(again.headers()["idempotency-replayed"], "true");
+    assert_eq!(again.text().await.unwrap(), first_body);
+    assert_eq!(count(&app, "SELECT count(*) FROM public.tenants").await, 1);
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM public.email_outbox").await,
+        1
+    );
+    let stored: i64 = count(&app, "SELECT count(*) FROM public.idempotency_keys WHERE scope = 'register' AND state = 'completed'").await;
+    assert_eq!(stored, 1);
+    app.shutdown().await;
+}

@@ -1,0 +1,109 @@
+//! Benchmarks that report figures and never pass or fail a test run.
+//!
+//! `cargo run -p tenantry-bench --release -- provision [--sequential 100] [--concurrent 200]` starts its own
+//! Tenantry (fresh database, API, relay, in-process worker) against the Temporal dev server at
+//! `TEMPORAL_HOST` and measures register → `ready`.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use serde_json::json;
+use tenantry_testkit::TestApp;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: Bench,
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// Register → ready latency (sequential) and throughput (concurrent).
+    Provision {
+        #[arg(long, default_value_t = 100)]
+        sequential: usize,
+        #[arg(long, default_value_t = 200)]
+        concurrent: usize,
+    },
+}
+
+const PASSWORD: &str = "violet-Harbor-93-lantern";
+
+async fn register_until_ready(app: &TestApp, slug: String) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let body = json!({"email": format!("{slug}@bench.example"), "password": PASSWORD, "full_name": "Bench", "tenant_name": "Bench", "tenant_slug": slug});
+    let resp = app.post_json("/api/v1/auth/register", &body).await;
+    anyhow::ensure!(resp.status() == 202, "register answered {}", resp.status());
+    loop {
+        let v: serde_json::Value = app
+            .get(&format!("/api/v1/tenants/{slug}/provisioning"))
+            .await
+            .json()
+            .await?;
+        match v["status"].as_str() {
+            Some("ready") => return Ok(started.elapsed()),
+            Some("failed") => anyhow::bail!("{slug} failed"),
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let Bench::Provision {
+        sequential,
+        concurrent,
+    } = cli.command;
+    let app = TestApp::builder()
+        .env("RUST_LOG", "error")
+        .spawn()
+        .await
+        .context("starting tenantry")?;
+    // Warm-up: connections, worker pollers.
+    register_until_ready(&app, "warmup-0".to_owned()).await?;
+
+    let mut lat = Vec::with_capacity(sequential);
+    for i in 0..sequential {
+        lat.push(register_until_ready(&app, format!("seq-{i}")).await?);
+    }
+    lat.sort();
+    println!(
+        "register -> ready, sequential n={sequential}: p50 {} | p95 {} | max {}",
+        ms(percentile(&lat, 0.5)),
+        ms(percentile(&lat, 0.95)),
+        ms(*lat.last().unwrap_or(&Duration::ZERO))
+    );
+
+    let started = Instant::now();
+    let runs = (0..concurrent).map(|i| register_until_ready(&app, format!("conc-{i}")));
+    let mut lat: Vec<Duration> = futures::future::join_all(runs)
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
+    let wall = started.elapsed();
+    lat.sort();
+    println!(
+        "register -> ready, concurrent n={concurrent}: wall {:.1} s | {:.1} tenants/s ({:.0}/min) | p50 {} | p95 {}",
+        wall.as_secs_f64(),
+        concurrent as f64 / wall.as_secs_f64(),
+        concurrent as f64 * 60.0 / wall.as_secs_f64(),
+        ms(percentile(&lat, 0.5)),
+        ms(percentile(&lat, 0.95)),
+    );
+    app.shutdown().await;
+    Ok(())
+}

@@ -89,7 +89,7 @@ impl TestAppBuilder {
             ("DATABASE_URL".into(), database.url.clone()),
             ("DATABASE_MAX_CONNECTIONS".into(), "10".into()),
             ("JWT_SECRET_KEY".into(), TEST_JWT_SECRET.into()),
-            ("TEMPORAL_HOST".into(), temporal_host()),
+            ("TEMPORAL_HOST".into(), temporal::ensure_server().await),
             ("TEMPORAL_QUEUE_PREFIX".into(), format!("t{unique}")),
             ("REDIS_URL".into(), redis_url()),
             ("RATE_LIMIT_KEY_PREFIX".into(), format!("test:{unique}:")),

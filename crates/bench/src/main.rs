@@ -78,7 +78,7 @@ async fn main() -> anyhow::Result<()> {
 
     let mut lat = Vec::with_capacity(sequential);
     for i in 0..sequential {
-        lat.push(register_until_ready(&app, format!("seq-{i}")).await?);
+        lat.push(register_until_ready(&app, format!("seq-{run}-{i}")).await?);
     }
     lat.sort();
     println!(
@@ -89,7 +89,7 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let started = Instant::now();
-    let runs = (0..concurrent).map(|i| register_until_ready(&app, format!("conc-{i}")));
+    let runs = (0..concurrent).map(|i| register_until_ready(&app, format!("conc-{run}-{i}")));
     let mut lat: Vec<Duration> = futures::future::join_all(runs)
         .await
         .into_iter()

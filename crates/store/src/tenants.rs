@@ -127,6 +127,17 @@ pub async fn set_status(
     .execute(&mut *conn)
     .await?
     .rows_affected();
+    settle(conn, id, updated, Some(to)).await
+}
+
+/// After a compare-and-set: announce a change, or say why nothing changed (`to` already reached counts as
+/// success when given).
+async fn settle(
+    conn: &mut PgConnection,
+    id: Uuid,
+    updated: u64,
+    to: Option<&str>,
+) -> Result<StatusChange, sqlx::Error> {
     if updated == 1 {
         notify_changed(conn, id).await?;
         return Ok(StatusChange::Changed);
@@ -138,7 +149,7 @@ pub async fn set_status(
             .await?;
     Ok(match current {
         None => StatusChange::Missing,
-        Some((s,)) if s == to => StatusChange::AlreadyThere,
+        Some((s,)) if Some(s.as_str()) == to => StatusChange::AlreadyThere,
         Some((current,)) => StatusChange::Refused { current },
     })
 }
@@ -163,19 +174,7 @@ pub async fn soft_delete(conn: &mut PgConnection, id: Uuid) -> Result<StatusChan
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    if updated == 1 {
-        notify_changed(conn, id).await?;
-        return Ok(StatusChange::Changed);
-    }
-    let current: Option<(String,)> =
-        sqlx::query_as("SELECT status FROM public.tenants WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?;
-    Ok(match current {
-        None => StatusChange::Missing,
-        Some((current,)) => StatusChange::Refused { current },
-    })
+    settle(conn, id, updated, None).await
 }
 
 /// Marks the registrant's registration tenants claimed (first verification rule).

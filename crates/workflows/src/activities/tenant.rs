@@ -228,23 +228,14 @@ impl TenantActivities {
             .acquire()
             .await
             .map_err(|e| failure::from_sql(&e))?;
-        match tenants::set_status(&mut conn, input.tenant_id, &from, &input.to)
+        let change = tenants::set_status(&mut conn, input.tenant_id, &from, &input.to)
             .await
-            .map_err(|e| failure::from_sql(&e))?
-        {
-            StatusChange::Changed | StatusChange::AlreadyThere => Ok(()),
-            StatusChange::Missing => Err(non_retryable(
-                kind::TENANT_NOT_FOUND,
-                format!("tenant {} not found", input.tenant_id),
-            )),
-            StatusChange::Refused { current } => Err(non_retryable(
-                kind::INVALID_TRANSITION,
-                format!(
-                    "tenant {} is {current}; cannot become {}",
-                    input.tenant_id, input.to
-                ),
-            )),
-        }
+            .map_err(|e| failure::from_sql(&e))?;
+        status_outcome(
+            change,
+            input.tenant_id,
+            &format!("cannot become {}", input.to),
+        )
     }
 
     #[activity(name = "complete_execution")]
@@ -327,23 +318,10 @@ impl TenantActivities {
             .acquire()
             .await
             .map_err(|e| failure::from_sql(&e))?;
-        match tenants::soft_delete(&mut conn, input.tenant_id)
+        let change = tenants::soft_delete(&mut conn, input.tenant_id)
             .await
-            .map_err(|e| failure::from_sql(&e))?
-        {
-            StatusChange::Changed | StatusChange::AlreadyThere => Ok(()),
-            StatusChange::Missing => Err(non_retryable(
-                kind::TENANT_NOT_FOUND,
-                format!("tenant {} not found", input.tenant_id),
-            )),
-            StatusChange::Refused { current } => Err(non_retryable(
-                kind::INVALID_TRANSITION,
-                format!(
-                    "tenant {} is {current}; it cannot be deleted",
-                    input.tenant_id
-                ),
-            )),
-        }
+            .map_err(|e| failure::from_sql(&e))?;
+        status_outcome(change, input.tenant_id, "it cannot be deleted")
     }
 
     #[activity(name = "revoke_tenant_sessions")]
@@ -395,6 +373,25 @@ impl TenantActivities {
         users::delete_unverified_registrant(&mut conn, input.tenant_id)
             .await
             .map_err(|e| failure::from_sql(&e))
+    }
+}
+
+/// A status write that reached (or already was at) its target succeeds; anything else is final.
+fn status_outcome(
+    change: StatusChange,
+    tenant_id: Uuid,
+    refusal: &str,
+) -> Result<(), ActivityError> {
+    match change {
+        StatusChange::Changed | StatusChange::AlreadyThere => Ok(()),
+        StatusChange::Missing => Err(non_retryable(
+            kind::TENANT_NOT_FOUND,
+            format!("tenant {tenant_id} not found"),
+        )),
+        StatusChange::Refused { current } => Err(non_retryable(
+            kind::INVALID_TRANSITION,
+            format!("tenant {tenant_id} is {current}; {refusal}"),
+        )),
     }
 }
 

@@ -73,8 +73,17 @@ async fn main() -> anyhow::Result<()> {
         .spawn()
         .await
         .context("starting tenantry")?;
+    // Workflow ids derive from slugs; a run-unique suffix keeps them apart from earlier runs on the same
+    // Temporal server, which remembers every id it has seen.
+    let run = format!(
+        "{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs()
+            & 0xff_ffff
+    );
     // Warm-up: connections, worker pollers.
-    register_until_ready(&app, "warmup-0".to_owned()).await?;
+    register_until_ready(&app, format!("warmup-{run}")).await?;
 
     let mut lat = Vec::with_capacity(sequential);
     for i in 0..sequential {

@@ -49,6 +49,10 @@ impl<'a> QueryReader<'a> {
         v
     }
 
+    pub fn error(&mut self, error: FieldError) {
+        self.errors.push(error);
+    }
+
     pub fn optional(&self, name: &str) -> Option<&'a str> {
         self.params.get(name).map(String::as_str)
     }

@@ -22,6 +22,14 @@ pub struct DeletionStarted {
     pub workflow_id: String,
 }
 
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct BulkDeletion {
+    pub status: &'static str,
+    pub count: usize,
+    pub workflow_ids: Vec<String>,
+    pub has_more: bool,
+}
+
 /// TenantRead (api.md §3).
 #[derive(Debug, Clone, Serialize)]
 pub struct TenantView {
@@ -211,6 +219,39 @@ impl Services {
         Ok(DeletionStarted {
             status: "deletion_started",
             workflow_id,
+        })
+    }
+
+    /// `DELETE /admin/tenants?status=…&confirm=true`: at most 500 tenants of one status per call.
+    pub async fn admin_bulk_delete(
+        &self,
+        actor: &Principal,
+        status: &str,
+        ctx: &AuditContext,
+    ) -> ServiceResult<BulkDeletion> {
+        const BATCH: usize = 500;
+        let mut tx = self.db.begin().await?;
+        // SKIP LOCKED: two concurrent bulk calls split the work instead of waiting on each other.
+        let ids: Vec<(Uuid,)> = sqlx::query_as(
+            "SELECT id FROM public.tenants WHERE status = $1 AND deleted_at IS NULL \
+             ORDER BY created_at, id LIMIT $2 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(status)
+        .bind(i64::try_from(BATCH + 1).unwrap_or(i64::MAX))
+        .fetch_all(&mut *tx)
+        .await?;
+        let has_more = ids.len() > BATCH;
+        let mut workflow_ids = Vec::with_capacity(ids.len().min(BATCH));
+        for (id,) in ids.into_iter().take(BATCH) {
+            workflow_ids.push(self.start_deletion(&mut tx, id, actor, ctx).await?);
+        }
+        tx.commit().await?;
+        self.tenants.invalidate_all();
+        Ok(BulkDeletion {
+            status: "deletion_started",
+            count: workflow_ids.len(),
+            workflow_ids,
+            has_more,
         })
     }
 

@@ -350,3 +350,106 @@ async fn a_provisioning_tenant_cannot_be_deleted_and_superusers_see_its_status()
     );
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_deletion_takes_every_tenant_of_a_status_once_and_validates_its_query() {
+    let app = TestApp::builder()
+        .without_worker()
+        .without_relay()
+        .spawn()
+        .await
+        .unwrap();
+    let mut ready = Vec::new();
+    for i in 0..3 {
+        let slug = unique(&format!("bulk{i}-"));
+        assert_eq!(
+            register(&app, &format!("b{i}@example.com"), &slug)
+                .await
+                .status(),
+            202
+        );
+        ready.push(tenant_id(&app, &slug).await);
+    }
+    let young = unique("bulk-young-");
+    assert_eq!(
+        register(&app, "young@example.com", &young).await.status(),
+        202
+    );
+    for id in &ready {
+        sqlx::query("UPDATE public.tenants SET status = 'ready' WHERE id = $1")
+            .bind(id)
+            .execute(&app.pool)
+            .await
+            .unwrap();
+    }
+    let su = app
+        .create_user("root@example.com", PASSWORD, true)
+        .await
+        .unwrap();
+    let (_, token) = app.session_token(su, None).await.unwrap();
+    let call = |query: &str| {
+        app.http
+            .delete(app.url(&format!("/api/v1/admin/tenants{query}")))
+            .bearer_auth(&token)
+            .send()
+    };
+
+    for (query, detail) in [
+        ("?confirm=true", "status: Field required"),
+        (
+            "?status=deleting&confirm=true",
+            "status: Must be one of: ready, failed",
+        ),
+        ("?status=ready", "confirm: Field required"),
+        ("?status=ready&confirm=yes", "confirm: Must be true"),
+    ] {
+        let r = call(query).await.unwrap();
+        assert_eq!(r.status(), 422, "{query}");
+        assert_eq!(
+            r.json::<Value>().await.unwrap()["detail"],
+            detail,
+            "{query}"
+        );
+    }
+    let v: Value = call("?status=ready&confirm=true")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["status"], "deletion_started");
+    assert_eq!(v["count"], 3);
+    assert_eq!(v["has_more"], false);
+    let mut ids: Vec<String> = v["workflow_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    let mut want: Vec<String> = ready
+        .iter()
+        .map(|id| format!("tenant-deletion-{id}"))
+        .collect();
+    want.sort();
+    assert_eq!(ids, want);
+    // A second call finds nothing left of that status; the provisioning tenant was never touched.
+    let again: Value = call("?status=ready&confirm=true")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["count"], 0);
+    assert_eq!(count(&app, "SELECT count(*) FROM public.workflow_start_requests WHERE workflow_type = 'TenantDeletion'").await, 3);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM public.audit_logs WHERE action = 'tenant.delete'"
+        )
+        .await,
+        3
+    );
+    assert_eq!(provisioning_status(&app, &young).await["status"], "pending");
+    app.shutdown().await;
+}

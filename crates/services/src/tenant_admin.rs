@@ -4,22 +4,33 @@
 use serde::Serialize;
 use serde_json::json;
 use sqlx::PgConnection;
-use tenantry_domain::workflow_ids::TENANT_DELETION;
-use tenantry_domain::{LoginPassword, deletion_workflow_id, tenant_queue, tenant_shard};
+use tenantry_domain::workflow_ids::{TENANT_DELETION, TENANT_PROVISIONING};
+use tenantry_domain::{
+    Email, LoginPassword, SchemaName, Slug, TenantName, deletion_workflow_id,
+    provisioning_workflow_id, tenant_queue, tenant_shard,
+};
 use tenantry_store::audit::{self, AuditContext, NewAudit};
-use tenantry_store::{executions, outbox, tenants, users};
+use tenantry_store::{executions, is_unique_violation, outbox, tenants, users};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::context::Services;
 use crate::error::{ServiceError, ServiceResult};
+use crate::registration::{provisioning_input, slug_conflict};
 use crate::tenant_directory::ResolvedTenant;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct DeletionStarted {
     pub status: &'static str,
     pub workflow_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TenantCreated {
+    pub workflow_id: String,
+    pub slug: String,
+    pub status: &'static str,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -252,6 +263,85 @@ impl Services {
             count: workflow_ids.len(),
             workflow_ids,
             has_more,
+        })
+    }
+
+    /// `POST /tenants` (superuser): an admin-created, already claimed tenant, provisioned through the outbox;
+    /// with an owner email, provisioning ends by inviting that address as admin.
+    pub async fn create_tenant(
+        &self,
+        actor: &Principal,
+        name: &TenantName,
+        slug: &Slug,
+        owner_email: Option<&Email>,
+        ctx: &AuditContext,
+    ) -> ServiceResult<TenantCreated> {
+        let schema = SchemaName::from_slug(slug);
+        let mut tx = self.db.begin().await?;
+        if tenants::slug_taken(&mut tx, slug.as_str(), schema.as_str()).await? {
+            return Err(slug_conflict(slug.as_str()));
+        }
+        let tenant_id = Uuid::now_v7();
+        let inserted = tenants::insert(
+            &mut tx,
+            &tenants::NewTenant {
+                id: tenant_id,
+                name: name.as_str(),
+                slug: slug.as_str(),
+                origin: "admin",
+                registered_by_user_id: None,
+                claimed: true,
+            },
+        )
+        .await;
+        if let Err(e) = inserted {
+            return Err(if is_unique_violation(&e) {
+                slug_conflict(slug.as_str())
+            } else {
+                e.into()
+            });
+        }
+        let workflow_id = provisioning_workflow_id(slug);
+        let settings = &self.settings;
+        let owner_invite = owner_email
+            .map(|e| json!({ "email": e.as_str(), "invited_by_user_id": actor.user_id }));
+        outbox::enqueue_start(
+            &mut tx,
+            &outbox::NewStartRequest {
+                workflow_id: &workflow_id,
+                workflow_type: TENANT_PROVISIONING,
+                task_queue: &tenant_queue(
+                    &settings.temporal_queue_prefix,
+                    tenant_shard(&tenant_id, settings.temporal_queue_shards),
+                ),
+                input: provisioning_input(tenant_id, None, owner_invite),
+            },
+            Some(outbox::Tracked {
+                entity_type: "tenant",
+                entity_id: tenant_id,
+            }),
+        )
+        .await?;
+        audit::insert(
+            &mut tx,
+            ctx,
+            &NewAudit {
+                tenant_id: Some(tenant_id),
+                user_id: Some(actor.user_id),
+                action: "tenant.create",
+                entity_type: "tenant",
+                entity_id: Some(tenant_id),
+                changes: Some(json!({ "name": name.as_str(), "slug": slug.as_str(), "owner_invited": owner_email.is_some() })),
+                success: true,
+                error_message: None,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(TenantCreated {
+            workflow_id,
+            slug: slug.as_str().to_owned(),
+            status: "provisioning",
         })
     }
 

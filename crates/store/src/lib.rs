@@ -11,6 +11,7 @@ pub mod email;
 pub mod error;
 pub mod executions;
 pub mod idempotency;
+pub mod invites;
 pub mod memberships;
 pub mod migrate;
 pub mod outbox;

@@ -6,8 +6,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
-use tenantry_domain::{ErrorCode, FieldError, LoginPassword};
+use axum::routing::{delete, get, post};
+use tenantry_domain::{Email, ErrorCode, FieldError, LoginPassword, Slug, TenantName};
 use tenantry_ratelimit::Bucket;
 
 use crate::auth::{Admin, Superuser};
@@ -20,6 +20,7 @@ use crate::state::AppState;
 
 pub fn router() -> axum::Router<AppState> {
     axum::Router::new()
+        .route("/tenants", post(create))
         .route("/tenants/{slug}", delete(delete_own))
         .route("/tenants/{slug}/status", get(status))
         .route("/tenants/{slug}/provisioning", get(provisioning))
@@ -106,4 +107,35 @@ pub(crate) async fn delete_own(
         .delete_own_tenant(&member.caller.0, &member.tenant, &password, &ctx)
         .await?;
     Ok((StatusCode::ACCEPTED, headers.0, Json(started)).into_response())
+}
+
+/// Creates a tenant (superusers); with `owner_email`, provisioning ends by inviting that address as admin.
+#[utoipa::path(post, path = "/api/v1/tenants", tag = "tenants", security(("bearer" = [])),
+    responses(
+        (status = 202, description = "Provisioning started"),
+        (status = 403, description = "Not a superuser", body = crate::ops::docs::ErrorBody),
+        (status = 409, description = "Slug taken", body = crate::ops::docs::ErrorBody),
+        (status = 422, description = "Invalid body", body = crate::ops::docs::ErrorBody)))]
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    Superuser(actor): Superuser,
+    Meta(ctx): Meta,
+    body: JsonBody,
+) -> ApiResult<Response> {
+    let mut f = Fields::new(body);
+    let name_raw = f.required_str("name");
+    let slug_raw = f.required_str("slug");
+    let owner_raw = f.optional_str("owner_email");
+    let name = f.parse("name", name_raw, TenantName::parse);
+    let slug = f.parse("slug", slug_raw, Slug::parse);
+    let owner = f.parse("owner_email", owner_raw, Email::parse);
+    f.finish()?;
+    let (Some(name), Some(slug)) = (name, slug) else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    let created = state
+        .services()
+        .create_tenant(&actor, &name, &slug, owner.as_ref(), &ctx)
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(created)).into_response())
 }

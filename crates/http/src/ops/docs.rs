@@ -101,7 +101,7 @@ impl Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Tenantry API", description = "Multi-tenant SaaS backend: schema-per-tenant PostgreSQL, durable Temporal workflows."),
-    paths(super::health::health, super::health::ready, crate::api::auth::register, crate::api::tenants::provisioning, crate::api::tenants::status,
+    paths(super::health::health, super::health::ready, crate::api::auth::register, crate::api::tenants::provisioning, crate::api::tenants::status, crate::api::tenants::create,
         crate::api::tenants::delete_own, crate::api::admin::delete_tenant, crate::api::admin::bulk_delete),
     components(schemas(ErrorBody, FieldErrorBody, RegisterRequest, RegisterResponse, UserRead, ProvisioningStatus)),
     modifiers(&BearerAuth),

@@ -101,6 +101,35 @@ pub fn already_registered(app_url: &str, app_name: &str) -> Rendered {
     }
 }
 
+pub fn invite(
+    app_url: &str,
+    app_name: &str,
+    tenant_name: &str,
+    token: &str,
+    expire_days: u32,
+) -> Rendered {
+    let url = format!("{app_url}/accept-invite?token={token}");
+    Rendered {
+        kind: "invite",
+        subject: format!("You've been invited to join {tenant_name}"),
+        body_text: format!(
+            "You have been invited to join {tenant_name} on {app_name}.\n\nAccept the invitation: {url}\n\nThe invitation expires in {expire_days} days."
+        ),
+        body_html: page(
+            &[
+                format!(
+                    "You have been invited to join <strong>{}</strong> on {}.",
+                    escape(tenant_name),
+                    escape(app_name)
+                ),
+                format!("The invitation expires in {expire_days} days."),
+            ],
+            Some((&url, "Accept the invitation")),
+        ),
+        action_url: Some(url),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod activities;
+mod admin_tenants;
 mod common;
 mod deletion;
 mod failures;

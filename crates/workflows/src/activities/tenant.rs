@@ -9,9 +9,10 @@ use serde::{Deserialize, Serialize};
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use tenantry_domain::SchemaName;
+use tenantry_services::email::templates;
 use tenantry_store::migrate::tenant::{MigrateError, MigrateOptions, TenantMigrations};
 use tenantry_store::tenants::{StatusChange, TenantRow};
-use tenantry_store::{executions, memberships, tenants, users};
+use tenantry_store::{email, executions, invites, memberships, tenants, users};
 use uuid::Uuid;
 
 use super::Deps;
@@ -49,6 +50,24 @@ pub struct CompleteExecution {
     pub workflow_id: String,
     pub status: String,
     pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OwnerInviteInput {
+    pub tenant_id: Uuid,
+    pub email: String,
+    pub invited_by_user_id: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OwnerInviteRef {
+    pub tenant_id: Uuid,
+    pub email: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EmailRef {
+    pub email_id: Uuid,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -194,6 +213,92 @@ impl TenantActivities {
         input: MembershipRef,
     ) -> Result<(), ActivityError> {
         create_admin_membership(&self.deps, &input).await
+    }
+
+    /// One transaction: a pending admin invite and its email (dedupe key `owner-invite:<tenant_id>`). A
+    /// re-run finds the email already queued and returns it, with no new token.
+    #[activity(name = "create_owner_invite")]
+    pub async fn create_owner_invite(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: OwnerInviteInput,
+    ) -> Result<EmailRef, ActivityError> {
+        let deps = &self.deps;
+        let dedupe = format!("owner-invite:{}", input.tenant_id);
+        let mut tx = deps.db.begin().await.map_err(|e| failure::from_sql(&e))?;
+        if let Some(email_id) = invites::email_by_dedupe(&mut tx, &dedupe)
+            .await
+            .map_err(|e| failure::from_sql(&e))?
+        {
+            return Ok(EmailRef { email_id });
+        }
+        let tenant = tenants::by_id(&mut tx, input.tenant_id)
+            .await
+            .map_err(|e| failure::from_sql(&e))?
+            .ok_or_else(|| {
+                non_retryable(
+                    kind::TENANT_NOT_FOUND,
+                    format!("tenant {} not found", input.tenant_id),
+                )
+            })?;
+        let settings = &deps.settings;
+        let token = tenantry_services::tokens::new_token();
+        invites::insert_pending_if_absent(
+            &mut tx,
+            input.tenant_id,
+            &input.email,
+            "admin",
+            &tenantry_domain::token_hash(&token),
+            input.invited_by_user_id,
+            settings.invite_expire_days,
+        )
+        .await
+        .map_err(|e| failure::from_sql(&e))?;
+        let rendered = templates::invite(
+            &settings.app_url,
+            &settings.app_name,
+            &tenant.name,
+            &token,
+            settings.invite_expire_days,
+        );
+        let email_id = email::enqueue(
+            &mut tx,
+            &email::NewEmail {
+                id: Uuid::now_v7(),
+                kind: rendered.kind,
+                to_email: &input.email,
+                subject: &rendered.subject,
+                body_text: &rendered.body_text,
+                body_html: &rendered.body_html,
+                action_url: rendered.action_url.as_deref(),
+                action_token: settings.app_env.is_dev_like().then_some(token.as_str()),
+                dedupe_key: Some(&dedupe),
+                user_id: None,
+                tenant_id: Some(input.tenant_id),
+            },
+        )
+        .await
+        .map_err(|e| failure::from_sql(&e))?;
+        tx.commit().await.map_err(|e| failure::from_sql(&e))?;
+        Ok(EmailRef { email_id })
+    }
+
+    #[activity(name = "cancel_owner_invite")]
+    pub async fn cancel_owner_invite(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: OwnerInviteRef,
+    ) -> Result<(), ActivityError> {
+        let mut conn = self
+            .deps
+            .db
+            .acquire()
+            .await
+            .map_err(|e| failure::from_sql(&e))?;
+        invites::cancel_pending(&mut conn, input.tenant_id, &input.email)
+            .await
+            .map_err(|e| failure::from_sql(&e))?;
+        Ok(())
     }
 
     #[activity(name = "remove_membership")]

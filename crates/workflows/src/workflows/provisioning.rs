@@ -9,8 +9,10 @@ use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{ActivityExecutionError, ApplicationFailure, WorkflowContext, WorkflowResult};
 use uuid::Uuid;
 
+use crate::activities::email::{EmailActivities, SendEmailInput};
 use crate::activities::tenant::{
-    CompleteExecution, MembershipRef, StatusTransition, TenantActivities, TenantRef,
+    CompleteExecution, MembershipRef, OwnerInviteInput, OwnerInviteRef, StatusTransition,
+    TenantActivities, TenantRef,
 };
 use crate::failure;
 use crate::options;
@@ -43,6 +45,7 @@ const STEP: Duration = Duration::from_secs(10);
 enum Compensation {
     DropSchema,
     RemoveMembership(Uuid),
+    CancelOwnerInvite(String),
 }
 
 type StepError = (String, ActivityExecutionError);
@@ -106,8 +109,20 @@ impl TenantProvisioning {
         let mut compensations = Vec::new();
         let forward = Self::forward(&ctx, &input, &tenant, &mut compensations).await;
         match forward {
-            Ok(()) => {
+            Ok(invite_email) => {
                 complete(&ctx, &workflow_id, "completed", None).await?;
+                // After `ready`: a failed delivery is recorded on the email row and never un-provisions.
+                if let Some(email_id) = invite_email
+                    && let Err(e) = ctx
+                        .execute_activity(
+                            EmailActivities::send_email,
+                            SendEmailInput { email_id },
+                            options::send_email(),
+                        )
+                        .await
+                {
+                    tracing::warn!(error = %failure::describe(&e).1, "owner invite email not delivered");
+                }
                 Ok(done)
             }
             Err((step, e)) => {
@@ -149,7 +164,7 @@ impl TenantProvisioning {
         input: &ProvisioningInput,
         tenant: &TenantRef,
         compensations: &mut Vec<Compensation>,
-    ) -> Result<(), StepError> {
+    ) -> Result<Option<uuid::Uuid>, StepError> {
         // Registered first: a failure anywhere below, even inside the schema step, drops the schema.
         compensations.push(Compensation::DropSchema);
         ctx.execute_activity(
@@ -180,6 +195,24 @@ impl TenantProvisioning {
             .await
             .map_err(step_failed("create_admin_membership"))?;
         }
+        let mut invite_email = None;
+        if let Some(invite) = &input.owner_invite {
+            compensations.push(Compensation::CancelOwnerInvite(invite.email.clone()));
+            let create = OwnerInviteInput {
+                tenant_id: tenant.tenant_id,
+                email: invite.email.clone(),
+                invited_by_user_id: invite.invited_by_user_id,
+            };
+            let queued = ctx
+                .execute_activity(
+                    TenantActivities::create_owner_invite,
+                    create,
+                    options::step(STEP, 10),
+                )
+                .await
+                .map_err(step_failed("create_owner_invite"))?;
+            invite_email = Some(queued.email_id);
+        }
         let to_ready = StatusTransition {
             tenant_id: tenant.tenant_id,
             from: vec!["provisioning".to_owned()],
@@ -192,7 +225,7 @@ impl TenantProvisioning {
         )
         .await
         .map_err(step_failed("set_tenant_status"))?;
-        Ok(())
+        Ok(invite_email)
     }
 }
 
@@ -216,6 +249,17 @@ async fn compensate(
                 MembershipRef {
                     tenant_id: tenant.tenant_id,
                     user_id: *user_id,
+                },
+                options::compensation(STEP),
+            )
+            .await
+        }
+        Compensation::CancelOwnerInvite(email) => {
+            ctx.execute_activity(
+                TenantActivities::cancel_owner_invite,
+                OwnerInviteRef {
+                    tenant_id: tenant.tenant_id,
+                    email: email.clone(),
                 },
                 options::compensation(STEP),
             )

@@ -13,6 +13,7 @@ pub mod passwords;
 pub mod registration;
 pub mod tenant_admin;
 pub mod tenant_directory;
+pub mod tenant_workflows;
 pub mod tenants;
 pub mod time_format;
 pub mod tokens;

@@ -3,13 +3,9 @@
 //! from a fresh registration.
 
 use serde_json::json;
-use tenantry_domain::workflow_ids::TENANT_PROVISIONING;
-use tenantry_domain::{
-    Email, FullName, NewPassword, SchemaName, Slug, TenantName, provisioning_workflow_id,
-    tenant_queue, tenant_shard,
-};
+use tenantry_domain::{Email, FullName, NewPassword, SchemaName, Slug, TenantName};
 use tenantry_store::audit::{self, AuditContext, NewAudit};
-use tenantry_store::{is_unique_violation, outbox, tenants, tokens, users};
+use tenantry_store::{is_unique_violation, tenants, tokens, users};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -17,6 +13,7 @@ use crate::context::{Services, UserView};
 use crate::email::queue::{Recipient, queue};
 use crate::email::templates;
 use crate::error::{ServiceError, ServiceResult};
+use crate::tenant_workflows::request_provisioning;
 
 pub struct RegisterCommand {
     pub email: Email,
@@ -35,15 +32,6 @@ pub struct Registered {
 
 pub fn slug_conflict(slug: &str) -> ServiceError {
     ServiceError::Conflict(format!("Tenant with slug '{slug}' already exists"))
-}
-
-/// Input of the provisioning workflow (workflows.md §4.1).
-pub fn provisioning_input(
-    tenant_id: Uuid,
-    owner_user_id: Option<Uuid>,
-    owner_invite: Option<serde_json::Value>,
-) -> serde_json::Value {
-    json!({ "tenant_id": tenant_id, "owner_user_id": owner_user_id, "owner_invite": owner_invite })
 }
 
 impl Services {
@@ -149,25 +137,8 @@ impl Services {
             }
         }
 
-        let workflow_id = provisioning_workflow_id(&cmd.slug);
-        let queue_name = tenant_queue(
-            &settings.temporal_queue_prefix,
-            tenant_shard(&tenant_id, settings.temporal_queue_shards),
-        );
-        outbox::enqueue_start(
-            &mut tx,
-            &outbox::NewStartRequest {
-                workflow_id: &workflow_id,
-                workflow_type: TENANT_PROVISIONING,
-                task_queue: &queue_name,
-                input: provisioning_input(tenant_id, owner, None),
-            },
-            Some(outbox::Tracked {
-                entity_type: "tenant",
-                entity_id: tenant_id,
-            }),
-        )
-        .await?;
+        let workflow_id =
+            request_provisioning(&mut tx, settings, &cmd.slug, tenant_id, owner, None).await?;
         audit::insert(
             &mut tx,
             ctx,

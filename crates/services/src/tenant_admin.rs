@@ -4,21 +4,18 @@
 use serde::Serialize;
 use serde_json::json;
 use sqlx::PgConnection;
-use tenantry_domain::workflow_ids::{TENANT_DELETION, TENANT_PROVISIONING};
-use tenantry_domain::{
-    Email, LoginPassword, SchemaName, Slug, TenantName, deletion_workflow_id,
-    provisioning_workflow_id, tenant_queue, tenant_shard,
-};
+use tenantry_domain::{Email, LoginPassword, SchemaName, Slug, TenantName, deletion_workflow_id};
 use tenantry_store::audit::{self, AuditContext, NewAudit};
-use tenantry_store::{executions, is_unique_violation, outbox, tenants, users};
+use tenantry_store::{executions, is_unique_violation, tenants, users};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::context::Services;
 use crate::error::{ServiceError, ServiceResult};
-use crate::registration::{provisioning_input, slug_conflict};
+use crate::registration::slug_conflict;
 use crate::tenant_directory::ResolvedTenant;
+use crate::tenant_workflows::{request_deletion, request_provisioning};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct DeletionStarted {
@@ -120,25 +117,7 @@ impl Services {
                 "Tenant cannot be deleted in its current state".to_owned(),
             ));
         }
-        let workflow_id = deletion_workflow_id(&tenant_id);
-        let settings = &self.settings;
-        outbox::enqueue_start(
-            conn,
-            &outbox::NewStartRequest {
-                workflow_id: &workflow_id,
-                workflow_type: TENANT_DELETION,
-                task_queue: &tenant_queue(
-                    &settings.temporal_queue_prefix,
-                    tenant_shard(&tenant_id, settings.temporal_queue_shards),
-                ),
-                input: json!({ "tenant_id": tenant_id, "purge_unverified_registrant": false }),
-            },
-            Some(outbox::Tracked {
-                entity_type: "tenant",
-                entity_id: tenant_id,
-            }),
-        )
-        .await?;
+        let workflow_id = request_deletion(conn, &self.settings, tenant_id).await?;
         audit::insert(
             conn,
             &AuditContext {
@@ -301,27 +280,11 @@ impl Services {
                 e.into()
             });
         }
-        let workflow_id = provisioning_workflow_id(slug);
-        let settings = &self.settings;
         let owner_invite = owner_email
             .map(|e| json!({ "email": e.as_str(), "invited_by_user_id": actor.user_id }));
-        outbox::enqueue_start(
-            &mut tx,
-            &outbox::NewStartRequest {
-                workflow_id: &workflow_id,
-                workflow_type: TENANT_PROVISIONING,
-                task_queue: &tenant_queue(
-                    &settings.temporal_queue_prefix,
-                    tenant_shard(&tenant_id, settings.temporal_queue_shards),
-                ),
-                input: provisioning_input(tenant_id, None, owner_invite),
-            },
-            Some(outbox::Tracked {
-                entity_type: "tenant",
-                entity_id: tenant_id,
-            }),
-        )
-        .await?;
+        let workflow_id =
+            request_provisioning(&mut tx, &self.settings, slug, tenant_id, None, owner_invite)
+                .await?;
         audit::insert(
             &mut tx,
             ctx,

@@ -18,6 +18,17 @@ pub struct Deps {
 }
 
 impl Deps {
+    /// A pooled connection; failing to get one is a transient activity failure.
+    pub(crate) async fn conn(
+        &self,
+    ) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, temporalio_sdk::activities::ActivityError>
+    {
+        self.db
+            .acquire()
+            .await
+            .map_err(|e| crate::failure::from_sql(&e))
+    }
+
     /// Test-only injected delay (refused in production by settings), so crash tests can kill a worker
     /// while a named step runs.
     pub(crate) async fn test_delay(&self, activity: &str) {

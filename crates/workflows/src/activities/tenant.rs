@@ -80,7 +80,7 @@ pub struct TenantActivities {
 }
 
 async fn load(deps: &Deps, tenant_id: Uuid) -> Result<TenantRow, ActivityError> {
-    let mut conn = deps.db.acquire().await.map_err(|e| failure::from_sql(&e))?;
+    let mut conn = deps.conn().await?;
     tenants::by_id(&mut conn, tenant_id)
         .await
         .map_err(|e| failure::from_sql(&e))?
@@ -289,12 +289,7 @@ impl TenantActivities {
         _ctx: ActivityContext,
         input: OwnerInviteRef,
     ) -> Result<(), ActivityError> {
-        let mut conn = self
-            .deps
-            .db
-            .acquire()
-            .await
-            .map_err(|e| failure::from_sql(&e))?;
+        let mut conn = self.deps.conn().await?;
         invites::cancel_pending(&mut conn, input.tenant_id, &input.email)
             .await
             .map_err(|e| failure::from_sql(&e))?;
@@ -307,12 +302,7 @@ impl TenantActivities {
         _ctx: ActivityContext,
         input: MembershipRef,
     ) -> Result<(), ActivityError> {
-        let mut conn = self
-            .deps
-            .db
-            .acquire()
-            .await
-            .map_err(|e| failure::from_sql(&e))?;
+        let mut conn = self.deps.conn().await?;
         memberships::remove(&mut conn, input.tenant_id, input.user_id)
             .await
             .map_err(|e| failure::from_sql(&e))?;
@@ -327,12 +317,7 @@ impl TenantActivities {
     ) -> Result<(), ActivityError> {
         self.deps.test_delay("set_tenant_status").await;
         let from: Vec<&str> = input.from.iter().map(String::as_str).collect();
-        let mut conn = self
-            .deps
-            .db
-            .acquire()
-            .await
-            .map_err(|e| failure::from_sql(&e))?;
+        let mut conn = self.deps.conn().await?;
         let change = tenants::set_status(&mut conn, input.tenant_id, &from, &input.to)
             .await
             .map_err(|e| failure::from_sql(&e))?;
@@ -350,12 +335,7 @@ impl TenantActivities {
         input: CompleteExecution,
     ) -> Result<(), ActivityError> {
         self.deps.test_delay("complete_execution").await;
-        let mut conn = self
-            .deps
-            .db
-            .acquire()
-            .await
-            .map_err(|e| failure::from_sql(&e))?;
+        let mut conn = self.deps.conn().await?;
         let outcome = executions::complete(
             &mut conn,
             &input.workflow_id,
@@ -417,12 +397,7 @@ impl TenantActivities {
         _ctx: ActivityContext,
         input: TenantRef,
     ) -> Result<(), ActivityError> {
-        let mut conn = self
-            .deps
-            .db
-            .acquire()
-            .await
-            .map_err(|e| failure::from_sql(&e))?;
+        let mut conn = self.deps.conn().await?;
         let change = tenants::soft_delete(&mut conn, input.tenant_id)
             .await
             .map_err(|e| failure::from_sql(&e))?;
@@ -469,12 +444,7 @@ impl TenantActivities {
         _ctx: ActivityContext,
         input: TenantRef,
     ) -> Result<bool, ActivityError> {
-        let mut conn = self
-            .deps
-            .db
-            .acquire()
-            .await
-            .map_err(|e| failure::from_sql(&e))?;
+        let mut conn = self.deps.conn().await?;
         users::delete_unverified_registrant(&mut conn, input.tenant_id)
             .await
             .map_err(|e| failure::from_sql(&e))
@@ -507,7 +477,7 @@ pub async fn create_admin_membership(
     input: &MembershipRef,
 ) -> Result<(), ActivityError> {
     deps.test_delay("create_admin_membership").await;
-    let mut conn = deps.db.acquire().await.map_err(|e| failure::from_sql(&e))?;
+    let mut conn = deps.conn().await?;
     match memberships::insert_admin_if_absent(&mut conn, input.tenant_id, input.user_id).await {
         Ok(_) => Ok(()),
         // Unreachable with ON CONFLICT, but a unique violation means "already done" whatever produced it.

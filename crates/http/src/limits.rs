@@ -26,6 +26,46 @@ pub fn register(ip: IpAddr, email: &str) -> Vec<Bucket> {
     ]
 }
 
+/// `login` is shared by `POST /auth/login` and `POST /admin/login`.
+pub fn login(ip: IpAddr, email: &str) -> Vec<Bucket> {
+    let account = email_key(email);
+    vec![
+        Bucket::per_period(format!("login:ip:{ip}"), 20, MINUTE),
+        Bucket::per_period(format!("login:email_ip:{account}:{ip}"), 5, 15 * MINUTE),
+        Bucket::per_period(format!("login:email:{account}"), 50, HOUR),
+    ]
+}
+
+/// Limits keyed by the client IP alone: `refresh`, `logout`, `verify`, `reset`.
+pub fn by_ip(name: &'static str, ip: IpAddr) -> Vec<Bucket> {
+    let (capacity, period) = match name {
+        "refresh" | "logout" => (30, MINUTE),
+        "verify" => (10, MINUTE),
+        _ => (10, HOUR),
+    };
+    vec![Bucket::per_period(
+        format!("{name}:ip:{ip}"),
+        capacity,
+        period,
+    )]
+}
+
+/// Limits keyed by IP and account email, 5 and 3 per hour: `resend`, `forgot`.
+pub fn by_ip_and_email(name: &'static str, ip: IpAddr, email: &str) -> Vec<Bucket> {
+    vec![
+        Bucket::per_period(format!("{name}:ip:{ip}"), 5, HOUR),
+        Bucket::per_period(format!("{name}:email:{}", email_key(email)), 3, HOUR),
+    ]
+}
+
+/// `password`: password change and tenant deletion, the endpoints that verify a current password.
+pub fn password(ip: IpAddr, user_id: uuid::Uuid) -> Vec<Bucket> {
+    vec![
+        Bucket::per_period(format!("password:ip:{ip}"), 10, HOUR),
+        Bucket::per_period(format!("password:user:{user_id}"), 5, 15 * MINUTE),
+    ]
+}
+
 pub fn provisioning(ip: IpAddr) -> Vec<Bucket> {
     vec![Bucket::per_period(
         format!("provisioning:ip:{ip}"),

@@ -4,7 +4,8 @@ use std::collections::HashMap;
 
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
-use tenantry_domain::{ErrorCode, FieldError, ValidationErrors};
+use tenantry_domain::{Cursor, ErrorCode, FieldError, ValidationErrors};
+use tenantry_services::pagination::PageRequest;
 
 use crate::error::ApiError;
 
@@ -87,6 +88,13 @@ impl<'a> QueryReader<'a> {
                 None
             }
         }
+    }
+
+    /// `cursor` and `limit` of a list endpoint (api.md §0.5).
+    pub fn page(&mut self) -> PageRequest {
+        let limit = self.int_in("limit", 1, 100, 50);
+        let after = self.parse("cursor", self.optional("cursor"), Cursor::decode);
+        PageRequest { after, limit }
     }
 
     pub fn finish(self) -> Result<(), ApiError> {

@@ -2,6 +2,8 @@
 //! call them.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod accounts;
+pub mod audit_trail;
 pub mod auth;
 pub mod context;
 pub mod email;
@@ -9,14 +11,16 @@ pub mod error;
 pub mod health;
 pub mod mailbox;
 pub mod outbox;
+pub mod pagination;
 pub mod passwords;
 pub mod registration;
+pub mod sessions;
 pub mod tenant_admin;
 pub mod tenant_directory;
-pub mod tenant_workflows;
 pub mod tenants;
 pub mod time_format;
 pub mod tokens;
+pub mod workflow_requests;
 
 pub use context::{Services, UserView};
 pub use error::{ServiceError, ServiceResult};

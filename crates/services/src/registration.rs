@@ -13,7 +13,7 @@ use crate::context::{Services, UserView};
 use crate::email::queue::{Recipient, queue};
 use crate::email::templates;
 use crate::error::{ServiceError, ServiceResult};
-use crate::tenant_workflows::request_provisioning;
+use crate::workflow_requests::request_provisioning;
 
 pub struct RegisterCommand {
     pub email: Email,
@@ -175,7 +175,7 @@ impl Services {
         })
     }
 
-    async fn queue_verification(
+    pub(crate) async fn queue_verification(
         &self,
         conn: &mut sqlx::PgConnection,
         user_id: Uuid,

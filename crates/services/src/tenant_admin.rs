@@ -15,7 +15,7 @@ use crate::context::Services;
 use crate::error::{ServiceError, ServiceResult};
 use crate::registration::slug_conflict;
 use crate::tenant_directory::ResolvedTenant;
-use crate::tenant_workflows::{request_deletion, request_provisioning};
+use crate::workflow_requests::{request_deletion, request_provisioning};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct DeletionStarted {

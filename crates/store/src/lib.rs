@@ -7,6 +7,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod audit;
+pub mod cleanup;
 pub mod email;
 pub mod error;
 pub mod executions;
@@ -16,6 +17,7 @@ pub mod memberships;
 pub mod migrate;
 pub mod outbox;
 pub mod pool;
+pub mod refresh_tokens;
 pub mod sessions;
 pub mod tenant_tx;
 pub mod tenants;

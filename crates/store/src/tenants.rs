@@ -200,3 +200,32 @@ pub async fn delete_schema_version(conn: &mut PgConnection, id: Uuid) -> Result<
         .await?;
     Ok(())
 }
+
+/// Tenants where the user has an active membership and that are active and not deleted, newest first,
+/// strictly after `after` (keyset), at most `limit` rows.
+pub async fn for_member(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    after: Option<(OffsetDateTime, Uuid)>,
+    limit: i64,
+) -> Result<Vec<TenantRow>, sqlx::Error> {
+    let (after_at, after_id) = after.unzip();
+    let columns = COLUMNS
+        .split(", ")
+        .map(|c| format!("t.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    sqlx::query_as::<_, TenantRow>(&format!(
+        "SELECT {columns} FROM public.tenants t \
+         JOIN public.user_tenant_membership m ON m.tenant_id = t.id AND m.user_id = $1 AND m.is_active \
+         WHERE t.is_active AND t.deleted_at IS NULL \
+           AND ($2::timestamptz IS NULL OR (t.created_at, t.id) < ($2, $3)) \
+         ORDER BY t.created_at DESC, t.id DESC LIMIT $4"
+    ))
+    .bind(user_id)
+    .bind(after_at)
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}

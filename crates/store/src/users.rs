@@ -87,3 +87,136 @@ pub async fn delete_unverified_registrant(
     .rows_affected();
     Ok(deleted == 1)
 }
+
+pub async fn set_password(
+    conn: &mut PgConnection,
+    id: Uuid,
+    hashed_password: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE public.users SET hashed_password = $2, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(hashed_password)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Replaces a hash only if it is still `old` (a login re-hashing with new parameters must not undo a
+/// concurrent password change).
+pub async fn rehash_password(
+    conn: &mut PgConnection,
+    id: Uuid,
+    old: &str,
+    new: &str,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(
+        "UPDATE public.users SET hashed_password = $3 WHERE id = $1 AND hashed_password = $2",
+    )
+    .bind(id)
+    .bind(old)
+    .bind(new)
+    .execute(conn)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// Sets `email_verified_at` if it is null; `true` exactly once per user (the first verification).
+pub async fn mark_verified(conn: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(
+        "UPDATE public.users SET email_verified_at = now(), updated_at = now() \
+         WHERE id = $1 AND email_verified_at IS NULL",
+    )
+    .bind(id)
+    .execute(conn)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// Locks the user row (password changes serialize per user).
+pub async fn lock(conn: &mut PgConnection, id: Uuid) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as::<_, UserRow>(&format!(
+        "SELECT {COLUMNS} FROM public.users WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Sets the full name when it differs; returns the row either way.
+pub async fn update_full_name(
+    conn: &mut PgConnection,
+    id: Uuid,
+    full_name: &str,
+) -> Result<Option<(UserRow, bool)>, sqlx::Error> {
+    let before = lock(conn, id).await?;
+    let Some(before) = before else {
+        return Ok(None);
+    };
+    if before.full_name == full_name {
+        return Ok(Some((before, false)));
+    }
+    let after = sqlx::query_as::<_, UserRow>(&format!(
+        "UPDATE public.users SET full_name = $2, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(full_name)
+    .fetch_one(conn)
+    .await?;
+    Ok(Some((after, true)))
+}
+
+/// The account of `email` and whether it has an active membership in `tenant_id`, in one query (login
+/// performs the same queries whatever the outcome).
+pub async fn with_membership(
+    conn: &mut PgConnection,
+    email: &str,
+    tenant_id: Uuid,
+) -> Result<(Option<UserRow>, bool), sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        user: UserRow,
+        member: bool,
+    }
+    let columns = COLUMNS
+        .split(", ")
+        .map(|c| format!("u.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let row = sqlx::query_as::<_, Row>(&format!(
+        "SELECT {columns}, (m.user_id IS NOT NULL) AS member FROM public.users u \
+         LEFT JOIN public.user_tenant_membership m \
+           ON m.user_id = u.id AND m.tenant_id = $2 AND m.is_active \
+         WHERE u.email = $1"
+    ))
+    .bind(email)
+    .bind(tenant_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(match row {
+        Some(r) => (Some(r.user), r.member),
+        None => (None, false),
+    })
+}
+
+/// Whether the user is active, an active member of the tenant, and the tenant usable (not deleted,
+/// active, ready): what every refresh re-checks.
+pub async fn has_access(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    tenant_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let row: Option<(i32,)> = sqlx::query_as(
+        "SELECT 1 FROM public.users u \
+         JOIN public.user_tenant_membership m ON m.user_id = u.id AND m.tenant_id = $2 AND m.is_active \
+         JOIN public.tenants t ON t.id = m.tenant_id \
+         WHERE u.id = $1 AND u.is_active AND t.deleted_at IS NULL AND t.is_active AND t.status = 'ready'",
+    )
+    .bind(user_id)
+    .bind(tenant_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.is_some())
+}

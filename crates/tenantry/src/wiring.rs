@@ -46,6 +46,19 @@ pub fn app_state(
     connection: &TemporalConnection,
     shutdown: &CancellationToken,
 ) -> Result<AppState, WiringError> {
+    let passwords = tenantry_services::passwords::Passwords::from_params(&settings.argon2)
+        .map_err(|e| WiringError::Config(format!("ARGON2_*: {e}")))?;
+    app_state_with(settings, pool, connection, shutdown, passwords)
+}
+
+/// [`app_state`] with a given password front (tests count verifications through it).
+pub fn app_state_with(
+    settings: Arc<Settings>,
+    pool: PgPool,
+    connection: &TemporalConnection,
+    shutdown: &CancellationToken,
+    passwords: tenantry_services::passwords::Passwords,
+) -> Result<AppState, WiringError> {
     let redis_url = settings
         .redis_url
         .as_ref()
@@ -71,8 +84,6 @@ pub fn app_state(
         temporal: Some(Arc::new(TemporalProbe::new(connection.clone()))),
         redis,
     };
-    let passwords = tenantry_services::passwords::Passwords::from_params(&settings.argon2)
-        .map_err(|e| WiringError::Config(format!("ARGON2_*: {e}")))?;
     let services = tenantry_services::Services::new(pool.clone(), settings.clone(), passwords)
         .map_err(|e| WiringError::Config(e.to_string()))?;
     services.tenants.spawn_invalidation(shutdown.clone());
@@ -124,6 +135,8 @@ pub fn worker_deps(settings: Arc<Settings>, pool: PgPool) -> Result<Arc<Deps>, W
         db: pool,
         settings,
         mailer,
+        // No billing integration ships with Tenantry (workflows.md §4.3); a deployment swaps this in.
+        billing: Arc::new(tenantry_workflows::billing::NoBilling),
     }))
 }
 

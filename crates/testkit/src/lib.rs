@@ -14,6 +14,7 @@ use anyhow::Context as _;
 use sqlx::PgPool;
 use tenantry_http::AppState;
 use tenantry_services::outbox::WorkflowStarter;
+use tenantry_services::passwords::{PasswordHasher, Passwords};
 use tenantry_settings::Settings;
 use tenantry_workflows::TemporalConnection;
 use tenantry_workflows::worker::{self, Workload};
@@ -49,9 +50,16 @@ pub struct TestAppBuilder {
     relay: bool,
     extra_routes: Option<axum::Router<AppState>>,
     starter: Option<Arc<dyn WorkflowStarter>>,
+    hasher: Option<Arc<dyn PasswordHasher>>,
 }
 
 impl TestAppBuilder {
+    /// Replaces the API's password hasher (e.g. with one that counts verifications).
+    pub fn hasher(mut self, hasher: Arc<dyn PasswordHasher>) -> Self {
+        self.hasher = Some(hasher);
+        self
+    }
+
     /// Sets a settings variable (api.md §9 names) for this app.
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.insert(key.to_owned(), value.to_owned());
@@ -105,8 +113,17 @@ impl TestAppBuilder {
         let pool = tenantry::wiring::connect_pool(&settings).await?;
         let shutdown = CancellationToken::new();
         let connection = TemporalConnection::spawn(&settings, shutdown.clone());
-        let state =
-            tenantry::wiring::app_state(settings.clone(), pool.clone(), &connection, &shutdown)?;
+        let passwords = match self.hasher {
+            Some(h) => Passwords::new(h)?,
+            None => Passwords::from_params(&settings.argon2)?,
+        };
+        let state = tenantry::wiring::app_state_with(
+            settings.clone(),
+            pool.clone(),
+            &connection,
+            &shutdown,
+            passwords,
+        )?;
         let mut api_v1 = tenantry_http::api::v1();
         if let Some(extra) = self.extra_routes {
             api_v1 = api_v1.merge(extra);
@@ -180,6 +197,7 @@ impl TestApp {
             relay: true,
             extra_routes: None,
             starter: None,
+            hasher: None,
         }
     }
 
@@ -284,8 +302,20 @@ impl TestApp {
         Ok(())
     }
 
-    /// Stops the API, relay and worker, then drops the database.
+    /// Stops the API, relay and worker, removes the app's cleanup schedule from the shared Temporal server
+    /// (its worker created it), then drops the database.
     pub async fn shutdown(mut self) {
+        if self.worker_thread.is_some()
+            && let Some(client) = self.connection.get()
+        {
+            let removal =
+                tenantry_workflows::schedule::delete_cleanup_schedule(&client, &self.settings);
+            if let Ok(Err(e)) =
+                tokio::time::timeout(std::time::Duration::from_secs(5), removal).await
+            {
+                tracing::warn!(error = %e, "test cleanup schedule not removed");
+            }
+        }
         self.shutdown.cancel();
         if let Some(t) = self.worker_thread.take() {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;

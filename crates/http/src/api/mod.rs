@@ -4,6 +4,7 @@ pub mod admin;
 pub mod auth;
 pub mod dev;
 pub mod tenants;
+pub mod users;
 
 use axum::Router;
 
@@ -14,4 +15,5 @@ pub fn v1() -> Router<AppState> {
         .merge(auth::router())
         .merge(tenants::router())
         .merge(admin::router())
+        .merge(users::router())
 }

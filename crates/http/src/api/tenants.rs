@@ -1,16 +1,13 @@
 //! `/api/v1/tenants/*` (api.md §5.3).
 
-use std::time::Duration;
-
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{get, post};
 use tenantry_domain::{Email, ErrorCode, FieldError, LoginPassword, Slug, TenantName};
-use tenantry_ratelimit::Bucket;
 
-use crate::auth::{Admin, Superuser};
+use crate::auth::{Admin, Caller, Superuser};
 use crate::client_ip::ClientIp;
 use crate::error::{ApiError, ApiResult};
 use crate::json::{Fields, JsonBody};
@@ -20,8 +17,8 @@ use crate::state::AppState;
 
 pub fn router() -> axum::Router<AppState> {
     axum::Router::new()
-        .route("/tenants", post(create))
-        .route("/tenants/{slug}", delete(delete_own))
+        .route("/tenants", post(create).get(crate::api::users::my_tenants))
+        .route("/tenants/{slug}", get(show).delete(delete_own))
         .route("/tenants/{slug}/status", get(status))
         .route("/tenants/{slug}/provisioning", get(provisioning))
 }
@@ -96,12 +93,12 @@ pub(crate) async fn delete_own(
     let Some(password) = password else {
         return Err(ApiError::internal("validated field missing"));
     };
-    let user = member.caller.0.user_id;
-    let buckets = [
-        Bucket::per_period(format!("password:ip:{ip}"), 10, Duration::from_secs(3600)),
-        Bucket::per_period(format!("password:user:{user}"), 5, Duration::from_secs(900)),
-    ];
-    let headers = limits::enforce(&state, "password", &buckets).await?;
+    let headers = limits::enforce(
+        &state,
+        "password",
+        &limits::password(ip, member.caller.0.user_id),
+    )
+    .await?;
     let started = state
         .services()
         .delete_own_tenant(&member.caller.0, &member.tenant, &password, &ctx)
@@ -138,4 +135,18 @@ pub(crate) async fn create(
         .create_tenant(&actor, &name, &slug, owner.as_ref(), &ctx)
         .await?;
     Ok((StatusCode::ACCEPTED, Json(created)).into_response())
+}
+
+/// A tenant the caller is a member of (or any tenant, for superusers).
+#[utoipa::path(get, path = "/api/v1/tenants/{slug}", tag = "tenants", security(("bearer" = [])),
+    params(("slug" = String, Path, description = "Tenant slug")),
+    responses(
+        (status = 200, description = "The tenant", body = crate::ops::docs::TenantRead),
+        (status = 404, description = "Tenant not found", body = crate::ops::docs::ErrorBody)))]
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(slug): Path<String>,
+) -> ApiResult<Response> {
+    Ok(Json(state.services().tenant_for(&caller, &slug).await?).into_response())
 }

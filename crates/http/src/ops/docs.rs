@@ -81,6 +81,141 @@ pub struct ProvisioningStatus {
     error: Option<String>,
 }
 
+/// Body of `POST /auth/login` and `POST /admin/login`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct LoginRequest {
+    email: String,
+    /// 8 to 128 characters.
+    password: String,
+}
+
+/// Body of `POST /auth/refresh` and `POST /auth/logout`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RefreshRequest {
+    /// 1 to 1024 characters.
+    refresh_token: String,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TokenPair {
+    access_token: String,
+    refresh_token: String,
+    /// Always `bearer`.
+    token_type: String,
+}
+
+/// Body of `POST /auth/verify-email`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TokenRequest {
+    /// The token of the email link, 32 to 128 characters.
+    token: String,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct VerifyEmailResponse {
+    message: String,
+    verified: bool,
+    user: UserRead,
+}
+
+/// Body of `POST /auth/resend-verification` and `POST /auth/forgot-password`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct EmailRequest {
+    email: String,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct MessageResponse {
+    message: String,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ResetPasswordRequest {
+    token: String,
+    /// 8 to 128 characters, zxcvbn score ≥ 3.
+    new_password: String,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ChangePasswordRequest {
+    current_password: String,
+    /// 8 to 128 characters, zxcvbn score ≥ 3, different from the current one.
+    new_password: String,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PasswordChanged {
+    message: String,
+    /// Sessions other than the caller's that were ended.
+    revoked_sessions: u64,
+}
+
+/// Body of `PATCH /users/me`; an empty object changes nothing.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UpdateMeRequest {
+    /// 1 to 100 characters; null is refused.
+    full_name: Option<String>,
+}
+
+/// TenantRead.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TenantRead {
+    id: uuid::Uuid,
+    name: String,
+    slug: String,
+    /// `provisioning`, `ready`, `failed`, `deleting` or `deleted`.
+    status: String,
+    is_active: bool,
+    created_at: String,
+    deleted_at: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TenantPage {
+    items: Vec<TenantRead>,
+    next_cursor: Option<String>,
+    has_more: bool,
+}
+
+/// SessionRead.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SessionRead {
+    id: uuid::Uuid,
+    tenant_id: Option<uuid::Uuid>,
+    tenant_slug: Option<String>,
+    created_at: String,
+    last_used_at: String,
+    /// Absolute expiry of the session.
+    expires_at: String,
+    user_agent: Option<String>,
+    /// Last seen address.
+    ip_address: Option<String>,
+    /// Whether this is the caller's own session.
+    current: bool,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SessionPage {
+    items: Vec<SessionRead>,
+    next_cursor: Option<String>,
+    has_more: bool,
+}
+
 struct BearerAuth;
 
 impl Modify for BearerAuth {
@@ -101,12 +236,21 @@ impl Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Tenantry API", description = "Multi-tenant SaaS backend: schema-per-tenant PostgreSQL, durable Temporal workflows."),
-    paths(super::health::health, super::health::ready, crate::api::auth::register, crate::api::tenants::provisioning, crate::api::tenants::status, crate::api::tenants::create,
+    paths(super::health::health, super::health::ready, crate::api::auth::register, crate::api::auth::login,
+        crate::api::auth::refresh, crate::api::auth::logout, crate::api::auth::logout_all, crate::api::auth::verify_email,
+        crate::api::auth::resend_verification, crate::api::auth::forgot_password, crate::api::auth::reset_password,
+        crate::api::users::me, crate::api::users::update_me, crate::api::users::change_password, crate::api::users::my_tenants,
+        crate::api::users::sessions, crate::api::users::revoke_session,
+        crate::api::tenants::provisioning, crate::api::tenants::status, crate::api::tenants::create, crate::api::tenants::show,
         crate::api::tenants::delete_own, crate::api::admin::delete_tenant, crate::api::admin::bulk_delete),
-    components(schemas(ErrorBody, FieldErrorBody, RegisterRequest, RegisterResponse, UserRead, ProvisioningStatus)),
+    components(schemas(ErrorBody, FieldErrorBody, RegisterRequest, RegisterResponse, UserRead, ProvisioningStatus,
+        LoginRequest, RefreshRequest, TokenPair, TokenRequest, VerifyEmailResponse, EmailRequest, MessageResponse,
+        ResetPasswordRequest, ChangePasswordRequest, PasswordChanged, UpdateMeRequest, TenantRead, TenantPage,
+        SessionRead, SessionPage)),
     modifiers(&BearerAuth),
     tags((name = "operations", description = "Health, readiness and metrics"),
          (name = "auth", description = "Registration, login and sessions"),
+         (name = "users", description = "The caller's account, tenants and sessions"),
          (name = "tenants", description = "Tenants and their provisioning"),
          (name = "admin", description = "Superuser administration"))
 )]

@@ -11,6 +11,7 @@ use crate::error::ServiceError;
 pub struct Principal {
     pub user_id: Uuid,
     pub email: String,
+    pub full_name: String,
     pub is_superuser: bool,
     pub tenant_id: Option<Uuid>,
     pub sid: Option<Uuid>,
@@ -109,6 +110,7 @@ impl Services {
         Ok(Ok(Principal {
             user_id,
             email: user.email,
+            full_name: user.full_name,
             is_superuser: user.is_superuser,
             tenant_id,
             sid,

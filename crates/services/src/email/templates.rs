@@ -130,6 +130,70 @@ pub fn invite(
     }
 }
 
+pub fn welcome(app_url: &str, app_name: &str, full_name: &str) -> Rendered {
+    let url = format!("{app_url}/login");
+    Rendered {
+        kind: "welcome",
+        subject: format!("Welcome to {app_name}!"),
+        body_text: format!("Hello {full_name},\n\nYour {app_name} account is ready. Log in: {url}"),
+        body_html: page(
+            &[
+                format!("Hello {},", escape(full_name)),
+                format!("Your {} account is ready.", escape(app_name)),
+            ],
+            Some((&url, "Log in")),
+        ),
+        action_url: Some(url),
+    }
+}
+
+pub fn password_reset(app_url: &str, app_name: &str, token: &str, ttl_minutes: u32) -> Rendered {
+    let url = format!("{app_url}/reset-password?token={token}");
+    Rendered {
+        kind: "password_reset",
+        subject: "Reset your password".to_owned(),
+        body_text: format!(
+            "Someone asked to reset the password of your {app_name} account.\n\nChoose a new password: {url}\n\nThe link expires in {ttl_minutes} minutes. If this wasn't you, ignore this email: your password stays as it is."
+        ),
+        body_html: page(
+            &[
+                format!(
+                    "Someone asked to reset the password of your {} account.",
+                    escape(app_name)
+                ),
+                format!(
+                    "The link expires in {ttl_minutes} minutes. If this wasn't you, ignore this email: your password stays as it is."
+                ),
+            ],
+            Some((&url, "Choose a new password")),
+        ),
+        action_url: Some(url),
+    }
+}
+
+/// Sent after a password change or reset, so an owner who did not do it can react.
+pub fn password_changed(app_url: &str, app_name: &str) -> Rendered {
+    let url = format!("{app_url}/forgot-password");
+    Rendered {
+        kind: "password_changed",
+        subject: "Your password was changed".to_owned(),
+        body_text: format!(
+            "The password of your {app_name} account was just changed.\n\nIf this wasn't you, reset it now: {url}"
+        ),
+        body_html: page(
+            &[
+                format!(
+                    "The password of your {} account was just changed.",
+                    escape(app_name)
+                ),
+                "If this wasn't you, reset it now.".to_owned(),
+            ],
+            Some((&url, "Reset my password")),
+        ),
+        action_url: Some(url),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

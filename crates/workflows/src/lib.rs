@@ -4,11 +4,13 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod activities;
+pub mod billing;
 pub mod client;
 pub mod failure;
 pub mod health_server;
 pub mod options;
 pub mod probe;
+pub mod schedule;
 pub mod starter;
 pub mod worker;
 pub mod workflows;

@@ -12,10 +12,14 @@ use tenantry_settings::Settings;
 use tokio_util::sync::CancellationToken;
 
 use crate::activities::Deps;
+use crate::activities::cleanup::CleanupActivities;
 use crate::activities::email::EmailActivities;
+use crate::activities::onboarding::OnboardingActivities;
 use crate::activities::tenant::TenantActivities;
 use crate::options::{self, RetryTuning};
+use crate::workflows::cleanup::TokenCleanup;
 use crate::workflows::deletion::TenantDeletion;
+use crate::workflows::onboarding::UserOnboarding;
 use crate::workflows::provisioning::TenantProvisioning;
 use crate::workflows::send_email::SendEmail;
 
@@ -105,8 +109,14 @@ fn build(
         .map_err(|e| WorkerError::Setup(e.to_string()))?
         .register_workflow::<TenantDeletion>()
         .map_err(|e| WorkerError::Setup(e.to_string()))?
+        .register_workflow::<UserOnboarding>()
+        .map_err(|e| WorkerError::Setup(e.to_string()))?
+        .register_workflow::<TokenCleanup>()
+        .map_err(|e| WorkerError::Setup(e.to_string()))?
         .register_activities(EmailActivities { deps: deps.clone() })
         .register_activities(TenantActivities { deps: deps.clone() })
+        .register_activities(OnboardingActivities { deps: deps.clone() })
+        .register_activities(CleanupActivities { deps: deps.clone() })
         .tuner(tuner)
         .graceful_shutdown_period(deps.settings.worker_shutdown_grace)
         .build();
@@ -131,6 +141,15 @@ pub async fn run(
         .iter()
         .map(|q| build(&runtime, &client, &deps, q))
         .collect::<Result<Vec<_>, _>>()?;
+    if queues.iter().any(|q| q.kind == QueueKind::Jobs) {
+        // In the background, so polling starts at once; a failure is logged and never stops the worker
+        // (the next jobs worker to start ensures the schedule again).
+        tokio::spawn(crate::schedule::ensure_in_background(
+            client.clone(),
+            deps.settings.clone(),
+            shutdown.clone(),
+        ));
+    }
     let handles: Vec<_> = workers.iter().map(|w| w.shutdown_handle()).collect();
     let stopper = shutdown.clone();
     tokio::spawn(async move {

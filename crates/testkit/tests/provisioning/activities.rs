@@ -29,6 +29,7 @@ fn deps(app: &TestApp) -> Arc<Deps> {
         db: app.pool.clone(),
         settings: app.settings.clone(),
         mailer: Arc::new(MailboxMailer),
+        billing: Arc::new(tenantry_workflows::billing::NoBilling),
     })
 }
 

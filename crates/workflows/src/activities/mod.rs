@@ -1,7 +1,9 @@
 //! Activities: idempotent steps that converge to one end state however often and however concurrently
 //! they run (workflows.md §3, §5). Each area is its own type so its registrations stay together.
 
+pub mod cleanup;
 pub mod email;
+pub mod onboarding;
 pub mod tenant;
 
 use std::sync::Arc;
@@ -10,11 +12,15 @@ use sqlx::PgPool;
 use tenantry_services::email::Mailer;
 use tenantry_settings::Settings;
 
-/// What activities reach: the pool, settings and the mail backend.
+use crate::billing::BillingProvider;
+
+/// What activities reach: the pool, settings, the mail backend and the billing provider.
 pub struct Deps {
     pub db: PgPool,
     pub settings: Arc<Settings>,
     pub mailer: Arc<dyn Mailer>,
+    /// [`crate::billing::NoBilling`] unless a deployment wires a real provider.
+    pub billing: Arc<dyn BillingProvider>,
 }
 
 impl Deps {

@@ -1,8 +1,10 @@
-//! Benchmarks that report figures and never pass or fail a test run.
+//! Benchmarks that report figures and never pass or fail a test run. Each starts its own Tenantry (fresh
+//! database, API, relay, in-process worker) against the Temporal dev server at `TEMPORAL_HOST`.
 //!
-//! `cargo run -p tenantry-bench --release -- provision [--sequential 100] [--concurrent 200]` starts its own
-//! Tenantry (fresh database, API, relay, in-process worker) against the Temporal dev server at
-//! `TEMPORAL_HOST` and measures register → `ready`.
+//! `cargo run -p tenantry-bench --profile bench -- provision [--sequential 100] [--concurrent 200]` measures
+//! register → `ready`.
+//! `cargo run -p tenantry-bench --profile bench -- login [--concurrency 8,32] [--seconds 10]` measures login
+//! throughput next to the raw Argon2id verification rate of the same parameters on the same cores.
 
 use std::time::{Duration, Instant};
 
@@ -10,6 +12,8 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 use tenantry_testkit::TestApp;
+
+mod login;
 
 #[derive(Parser)]
 struct Cli {
@@ -25,6 +29,13 @@ enum Bench {
         sequential: usize,
         #[arg(long, default_value_t = 200)]
         concurrent: usize,
+    },
+    /// Login throughput at fixed concurrency, beside the raw Argon2id verification rate.
+    Login {
+        #[arg(long, value_delimiter = ',', default_value = "8,32")]
+        concurrency: Vec<usize>,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
     },
 }
 
@@ -72,11 +83,19 @@ fn ms(d: Duration) -> String {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    let Bench::Provision {
-        sequential,
-        concurrent,
-    } = cli.command;
+    match Cli::parse().command {
+        Bench::Provision {
+            sequential,
+            concurrent,
+        } => provision(sequential, concurrent).await,
+        Bench::Login {
+            concurrency,
+            seconds,
+        } => login::run(&concurrency, Duration::from_secs(seconds)).await,
+    }
+}
+
+async fn provision(sequential: usize, concurrent: usize) -> anyhow::Result<()> {
     let app = TestApp::builder()
         .env("RUST_LOG", "error")
         .spawn()

@@ -6,6 +6,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 use tenantry_services::auth::Principal;
 use tenantry_services::tenant_directory::ResolvedTenant;
+use tenantry_store::audit::AssumedActor;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -57,6 +58,12 @@ impl FromRequestParts<AppState> for Caller {
             .await?
             .map_err(|f| ApiError::Bearer(f.0.to_owned()))?;
         tracing::Span::current().record("user_id", tracing::field::display(principal.user_id));
+        if let Some(operator_user_id) = principal.assumed_by {
+            crate::meta::acting_slot(parts).set(AssumedActor {
+                operator_user_id,
+                reason: principal.assumed_reason.clone(),
+            });
+        }
         parts.extensions.insert(principal.clone());
         Ok(Self(principal))
     }

@@ -120,10 +120,7 @@ impl Services {
         let workflow_id = request_deletion(conn, &self.settings, tenant_id).await?;
         audit::insert(
             conn,
-            &AuditContext {
-                assumed_by_user_id: actor.assumed_by,
-                ..ctx.clone()
-            },
+            ctx,
             &NewAudit {
                 tenant_id: Some(tenant_id),
                 user_id: Some(actor.user_id),

@@ -1,10 +1,33 @@
 //! Audit rows (data-model.md §2.12). Success rows are written inside the business transaction.
 
 use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
+
+/// The operator behind an assumed identity (api.md §5.7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssumedActor {
+    pub operator_user_id: Uuid,
+    pub reason: Option<String>,
+}
+
+/// Filled once the request's bearer token is known. Shared, so a context taken before authentication still
+/// stamps every row written after it.
+#[derive(Debug, Clone, Default)]
+pub struct ActingSlot(Arc<OnceLock<AssumedActor>>);
+
+impl ActingSlot {
+    pub fn set(&self, actor: AssumedActor) {
+        let _ = self.0.set(actor);
+    }
+
+    pub fn get(&self) -> Option<&AssumedActor> {
+        self.0.get()
+    }
+}
 
 /// Who caused an event and from where.
 #[derive(Debug, Clone, Default)]
@@ -12,7 +35,34 @@ pub struct AuditContext {
     pub request_id: Option<String>,
     pub ip: Option<IpAddr>,
     pub user_agent: Option<String>,
-    pub assumed_by_user_id: Option<Uuid>,
+    pub acting: ActingSlot,
+}
+
+impl AuditContext {
+    pub fn assumed_by(&self) -> Option<Uuid> {
+        self.acting.get().map(|a| a.operator_user_id)
+    }
+}
+
+/// Rows caused through an assumed identity carry `changes._assumed_identity`.
+fn stamped_changes(ctx: &AuditContext, changes: Option<&Value>) -> Option<Value> {
+    let Some(actor) = ctx.acting.get() else {
+        return changes.cloned();
+    };
+    let mut obj = match changes {
+        Some(Value::Object(m)) => m.clone(),
+        Some(other) => {
+            let mut m = serde_json::Map::new();
+            m.insert("value".to_owned(), other.clone());
+            m
+        }
+        None => serde_json::Map::new(),
+    };
+    obj.insert(
+        "_assumed_identity".to_owned(),
+        serde_json::json!({ "operator_user_id": actor.operator_user_id, "reason": actor.reason }),
+    );
+    Some(Value::Object(obj))
 }
 
 #[derive(Debug, Clone)]
@@ -46,11 +96,11 @@ pub async fn insert(
     .bind(Uuid::now_v7())
     .bind(row.tenant_id)
     .bind(row.user_id)
-    .bind(ctx.assumed_by_user_id)
+    .bind(ctx.assumed_by())
     .bind(row.action)
     .bind(row.entity_type)
     .bind(row.entity_id)
-    .bind(&row.changes)
+    .bind(stamped_changes(ctx, row.changes.as_ref()))
     .bind(ip)
     .bind(user_agent)
     .bind(&ctx.request_id)

@@ -17,6 +17,7 @@ pub mod memberships;
 pub mod migrate;
 pub mod outbox;
 pub mod pool;
+pub mod projects;
 pub mod refresh_tokens;
 pub mod sessions;
 pub mod tenant_tx;

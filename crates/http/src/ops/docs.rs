@@ -256,6 +256,22 @@ impl Modify for BearerAuth {
 )]
 pub struct ApiDoc;
 
+/// The whole document: the core paths above, and each resource module's own `Doc` (so modules document
+/// their endpoints beside their handlers).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    for part in [
+        crate::api::members::Doc::openapi(),
+        crate::api::invites::Doc::openapi(),
+        crate::api::projects::Doc::openapi(),
+        crate::api::audit::Doc::openapi(),
+        crate::api::superuser::Doc::openapi(),
+    ] {
+        doc.merge(part);
+    }
+    doc
+}
+
 /// Swagger UI loads only its own scripts and styles (it sets inline style attributes and data: images).
 const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
 img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
@@ -275,6 +291,6 @@ async fn docs_csp(req: Request, next: Next) -> Response {
 }
 
 pub(crate) fn router() -> Router<AppState> {
-    Router::from(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+    Router::from(SwaggerUi::new("/docs").url("/openapi.json", openapi()))
         .layer(middleware::from_fn(docs_csp))
 }

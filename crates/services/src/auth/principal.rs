@@ -17,6 +17,8 @@ pub struct Principal {
     pub sid: Option<Uuid>,
     /// The operator acting through an assumed identity.
     pub assumed_by: Option<Uuid>,
+    /// The reason the operator gave for assuming the identity.
+    pub assumed_reason: Option<String>,
 }
 
 /// A 401 of a bearer check (answered with `WWW-Authenticate: Bearer`).
@@ -114,6 +116,7 @@ impl Services {
             is_superuser: user.is_superuser,
             tenant_id,
             sid,
+            assumed_reason: c.assumed_identity.and_then(|a| a.reason),
             assumed_by,
         }))
     }

@@ -88,6 +88,10 @@ impl Fields {
         self.obj.contains_key(name)
     }
 
+    pub fn has_errors(&self) -> bool {
+        !self.errors.is_empty()
+    }
+
     pub fn error(&mut self, error: FieldError) {
         self.errors.push(error);
     }

@@ -36,10 +36,10 @@ pub fn login(ip: IpAddr, email: &str) -> Vec<Bucket> {
     ]
 }
 
-/// Limits keyed by the client IP alone: `refresh`, `logout`, `verify`, `reset`.
+/// Limits keyed by the client IP alone: `refresh`, `logout`, `verify`, `reset`, `invite-info`.
 pub fn by_ip(name: &'static str, ip: IpAddr) -> Vec<Bucket> {
     let (capacity, period) = match name {
-        "refresh" | "logout" => (30, MINUTE),
+        "refresh" | "logout" | "invite-info" => (30, MINUTE),
         "verify" => (10, MINUTE),
         _ => (10, HOUR),
     };
@@ -63,6 +63,23 @@ pub fn password(ip: IpAddr, user_id: uuid::Uuid) -> Vec<Bucket> {
     vec![
         Bucket::per_period(format!("password:ip:{ip}"), 10, HOUR),
         Bucket::per_period(format!("password:user:{user_id}"), 5, 15 * MINUTE),
+    ]
+}
+
+/// `invite-accept`: the token is keyed by its hash, like every account key.
+pub fn invite_accept(ip: IpAddr, token: &str, email: &str) -> Vec<Bucket> {
+    vec![
+        Bucket::per_period(format!("invite-accept:ip:{ip}"), 10, HOUR),
+        Bucket::per_period(
+            format!("invite-accept:token:{}", email_key(token)),
+            5,
+            15 * MINUTE,
+        ),
+        Bucket::per_period(
+            format!("invite-accept:email:{}", email_key(email)),
+            5,
+            15 * MINUTE,
+        ),
     ]
 }
 

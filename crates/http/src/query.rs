@@ -90,6 +90,19 @@ impl<'a> QueryReader<'a> {
         }
     }
 
+    /// `true` or `false`; anything else is a 422 of code `type`.
+    pub fn bool_or(&mut self, name: &str, default: bool) -> bool {
+        match self.params.get(name).map(|v| v.trim()) {
+            None => default,
+            Some("true") => true,
+            Some("false") => false,
+            Some(_) => {
+                self.errors.push(FieldError::wrong_type(name, "boolean"));
+                default
+            }
+        }
+    }
+
     /// `cursor` and `limit` of a list endpoint (api.md §0.5).
     pub fn page(&mut self) -> PageRequest {
         let limit = self.int_in("limit", 1, 100, 50);

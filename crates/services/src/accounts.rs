@@ -43,7 +43,7 @@ fn strong_password(
 
 /// Marks the email verified; the first time, claims the user's registration tenants and requests
 /// onboarding. Returns the registration tenant (for the audit row), if any.
-async fn verify_once(
+pub(crate) async fn verify_once(
     conn: &mut PgConnection,
     settings: &tenantry_settings::Settings,
     user_id: Uuid,

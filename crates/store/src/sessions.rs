@@ -174,3 +174,22 @@ pub async fn list_active(
     .fetch_all(conn)
     .await
 }
+
+/// Revokes every live family of a user in one tenant (member deactivated or removed).
+pub async fn revoke_user_in_tenant(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    tenant_id: Uuid,
+    reason: &str,
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "UPDATE public.refresh_token_families SET revoked_at = now(), revoked_reason = $3 \
+         WHERE user_id = $1 AND tenant_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(user_id)
+    .bind(tenant_id)
+    .bind(reason)
+    .execute(conn)
+    .await?
+    .rows_affected())
+}

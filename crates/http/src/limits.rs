@@ -83,6 +83,15 @@ pub fn invite_accept(ip: IpAddr, token: &str, email: &str) -> Vec<Bucket> {
     ]
 }
 
+/// `assume`: per operator.
+pub fn assume(operator: uuid::Uuid) -> Vec<Bucket> {
+    vec![Bucket::per_period(
+        format!("assume:user:{operator}"),
+        10,
+        MINUTE,
+    )]
+}
+
 pub fn provisioning(ip: IpAddr) -> Vec<Bucket> {
     vec![Bucket::per_period(
         format!("provisioning:ip:{ip}"),

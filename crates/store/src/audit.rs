@@ -110,3 +110,77 @@ pub async fn insert(
     .await?;
     Ok(())
 }
+
+/// An audit row as the API lists it (api.md §3 AuditLogRead).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuditRow {
+    pub id: Uuid,
+    pub tenant_id: Option<Uuid>,
+    pub user_id: Option<Uuid>,
+    pub assumed_by_user_id: Option<Uuid>,
+    pub action: String,
+    pub entity_type: String,
+    pub entity_id: Option<Uuid>,
+    pub changes: Option<Value>,
+    pub ip_address: Option<sqlx::types::ipnetwork::IpNetwork>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    pub status: String,
+    pub error_message: Option<String>,
+    pub created_at: time::OffsetDateTime,
+}
+
+/// Optional narrowing of a tenant's audit rows; every member left `None` is not filtered on.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuditFilter<'a> {
+    pub action: Option<&'a str>,
+    pub user_id: Option<Uuid>,
+    /// `success` or `failure`.
+    pub status: Option<&'a str>,
+    /// `(entity_type, entity_id)`.
+    pub entity: Option<(&'a str, Uuid)>,
+}
+
+/// Rows of one tenant, newest first by `(created_at, id)`, strictly after `after`, at most `limit`.
+/// The tenant is not optional: every API query on this table is scoped to the caller's tenant
+/// (data-model.md §2.12). Only the given filters become predicates, so each query matches one of the
+/// table's `(tenant_id, …)` indexes.
+pub async fn list_for_tenant(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    filter: &AuditFilter<'_>,
+    after: Option<(time::OffsetDateTime, Uuid)>,
+    limit: i64,
+) -> Result<Vec<AuditRow>, sqlx::Error> {
+    let mut q = sqlx::QueryBuilder::<sqlx::Postgres>::new(
+        "SELECT id, tenant_id, user_id, assumed_by_user_id, action, entity_type, entity_id, changes, \
+           ip_address, user_agent, request_id, status, error_message, created_at \
+         FROM public.audit_logs WHERE tenant_id = ",
+    );
+    q.push_bind(tenant_id);
+    if let Some(action) = filter.action {
+        q.push(" AND action = ").push_bind(action);
+    }
+    if let Some(user_id) = filter.user_id {
+        q.push(" AND user_id = ").push_bind(user_id);
+    }
+    if let Some(status) = filter.status {
+        q.push(" AND status = ").push_bind(status);
+    }
+    if let Some((entity_type, entity_id)) = filter.entity {
+        q.push(" AND entity_type = ")
+            .push_bind(entity_type)
+            .push(" AND entity_id = ")
+            .push_bind(entity_id);
+    }
+    if let Some((at, id)) = after {
+        q.push(" AND (created_at, id) < (")
+            .push_bind(at)
+            .push(", ")
+            .push_bind(id)
+            .push(")");
+    }
+    q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+        .push_bind(limit);
+    q.build_query_as::<AuditRow>().fetch_all(conn).await
+}

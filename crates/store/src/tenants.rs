@@ -229,3 +229,25 @@ pub async fn for_member(
     .fetch_all(conn)
     .await
 }
+
+/// Every tenant (deleted ones included), optionally of one status, newest first, strictly after `after`.
+pub async fn all(
+    conn: &mut PgConnection,
+    status: Option<&str>,
+    after: Option<(OffsetDateTime, Uuid)>,
+    limit: i64,
+) -> Result<Vec<TenantRow>, sqlx::Error> {
+    let (after_at, after_id) = after.unzip();
+    sqlx::query_as::<_, TenantRow>(&format!(
+        "SELECT {COLUMNS} FROM public.tenants \
+         WHERE ($1::text IS NULL OR status = $1) \
+           AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3)) \
+         ORDER BY created_at DESC, id DESC LIMIT $4"
+    ))
+    .bind(status)
+    .bind(after_at)
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}

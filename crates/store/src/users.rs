@@ -220,3 +220,50 @@ pub async fn has_access(
     .await?;
     Ok(row.is_some())
 }
+
+/// Sets or clears `is_superuser` on the account of `email`; `None` when there is no such account,
+/// otherwise the value before the change (`updated_at` moves only when the value changed).
+pub async fn set_superuser(
+    conn: &mut PgConnection,
+    email: &str,
+    is_superuser: bool,
+) -> Result<Option<bool>, sqlx::Error> {
+    let row: Option<(bool,)> = sqlx::query_as(
+        "WITH prev AS (SELECT id, is_superuser FROM public.users WHERE email = $1 FOR UPDATE) \
+         UPDATE public.users u SET is_superuser = $2, \
+           updated_at = CASE WHEN prev.is_superuser <> $2 THEN now() ELSE u.updated_at END \
+         FROM prev WHERE u.id = prev.id RETURNING prev.is_superuser",
+    )
+    .bind(email)
+    .bind(is_superuser)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| r.0))
+}
+
+/// The user row, read under `FOR SHARE` so a decision taken in this transaction (e.g. assuming the
+/// identity) cannot race a concurrent deactivation or promotion.
+pub async fn share_lock(conn: &mut PgConnection, id: Uuid) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as::<_, UserRow>(&format!(
+        "SELECT {COLUMNS} FROM public.users WHERE id = $1 FOR SHARE"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Whether the user has an active membership in the tenant, read under `FOR SHARE`.
+pub async fn share_lock_active_membership(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    tenant_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let row: Option<(bool,)> = sqlx::query_as(
+        "SELECT is_active FROM public.user_tenant_membership WHERE user_id = $1 AND tenant_id = $2 FOR SHARE",
+    )
+    .bind(user_id)
+    .bind(tenant_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.is_some_and(|r| r.0))
+}

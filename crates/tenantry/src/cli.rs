@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use tenantry_domain::{Email, FullName};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -26,6 +27,44 @@ pub enum Command {
     Migrate(MigrateCommand),
     /// Migrations, then the API, the relay and a worker in one process (development).
     Dev,
+    /// Superuser accounts (operators).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a verified, active superuser. The password is read from a prompt on a terminal, or from
+    /// the first line of stdin otherwise (never from an argument).
+    CreateSuperuser(CreateSuperuserArgs),
+    /// Make an existing account a superuser.
+    GrantSuperuser(EmailArgs),
+    /// Take superuser rights from an existing account (the last superuser included).
+    RevokeSuperuser(EmailArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateSuperuserArgs {
+    #[arg(long, value_parser = parse_email)]
+    pub email: Email,
+    /// 1 to 100 characters.
+    #[arg(long, value_parser = parse_full_name, default_value = "Superuser")]
+    pub full_name: FullName,
+}
+
+#[derive(Debug, Args)]
+pub struct EmailArgs {
+    #[arg(long, value_parser = parse_email)]
+    pub email: Email,
+}
+
+/// Trimmed and lower-cased, as the API stores it (api.md §4).
+pub fn parse_email(raw: &str) -> Result<Email, String> {
+    Email::parse(raw).map_err(|e| e.message)
+}
+
+pub fn parse_full_name(raw: &str) -> Result<FullName, String> {
+    FullName::parse(raw).map_err(|e| e.message)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -172,6 +211,52 @@ mod tests {
         assert_eq!(args.tenants, vec!["a", "b"]);
         assert!(
             Cli::try_parse_from(["tenantry", "migrate", "tenants", "--concurrency", "33"]).is_err()
+        );
+    }
+
+    #[test]
+    fn admin_commands_parse_and_normalize() {
+        let cli = Cli::try_parse_from([
+            "tenantry",
+            "admin",
+            "create-superuser",
+            "--email",
+            " Ops@Example.COM ",
+        ])
+        .unwrap();
+        let Command::Admin(AdminCommand::CreateSuperuser(args)) = cli.command else {
+            panic!("wrong command")
+        };
+        assert_eq!(args.email.as_str(), "ops@example.com");
+        assert_eq!(args.full_name.as_str(), "Superuser");
+        let cli = Cli::try_parse_from([
+            "tenantry",
+            "admin",
+            "revoke-superuser",
+            "--email",
+            "ops@example.com",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Admin(AdminCommand::RevokeSuperuser(_))
+        ));
+        assert!(
+            Cli::try_parse_from(["tenantry", "admin", "grant-superuser", "--email", "nope"])
+                .is_err()
+        );
+        // The password is never an argument.
+        assert!(
+            Cli::try_parse_from([
+                "tenantry",
+                "admin",
+                "create-superuser",
+                "--email",
+                "ops@example.com",
+                "--password",
+                "x",
+            ])
+            .is_err()
         );
     }
 }

@@ -1,4 +1,6 @@
-//! `tenantry serve | worker | migrate | dev`.
+//! `tenantry serve | worker | migrate | dev | admin`.
+
+mod admin_cmd;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -83,6 +85,12 @@ async fn run(cli: Cli, settings: Arc<Settings>) -> i32 {
             run_worker(settings, pool, workload, shards).await
         }
         Command::Dev => dev(settings, pool).await,
+        Command::Admin(cmd) => {
+            if let Some(code) = require_current_schema(&pool).await {
+                return code;
+            }
+            return admin_cmd::run(settings, pool, cmd).await;
+        }
     };
     match result {
         Ok(()) => 0,

@@ -4,7 +4,6 @@
 use std::net::IpAddr;
 
 use sqlx::PgConnection;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// A presented token and its family, locked until the transaction ends. Time comparisons are made by the
@@ -21,7 +20,6 @@ pub struct LockedToken {
     /// The token itself, its family's idle expiry or its family's absolute expiry has passed.
     pub expired: bool,
     pub family_revoked: bool,
-    pub family_expires_at: OffsetDateTime,
 }
 
 /// Finds the token by hash and locks it with its family (`FOR UPDATE`).
@@ -49,7 +47,7 @@ pub async fn lock_by_hash(
                   AND t.id = (SELECT n.parent_id FROM public.refresh_tokens n WHERE n.family_id = t.family_id \
                               ORDER BY n.created_at DESC, n.id DESC LIMIT 1), false) AS replay_in_grace, \
                 (t.expires_at <= now() OR f.expires_at <= now() OR f.idle_expires_at <= now()) AS expired, \
-                f.revoked_at IS NOT NULL AS family_revoked, f.expires_at AS family_expires_at \
+                f.revoked_at IS NOT NULL AS family_revoked \
          FROM public.refresh_tokens t JOIN public.refresh_token_families f ON f.id = t.family_id \
          WHERE t.id = $1",
     )

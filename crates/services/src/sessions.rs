@@ -188,7 +188,7 @@ impl Services {
     }
 
     /// Stored hashes follow the configured parameters; a concurrent password change wins.
-    async fn rehash(&self, user: &users::UserRow, password: &LoginPassword) {
+    pub(crate) async fn rehash(&self, user: &users::UserRow, password: &LoginPassword) {
         let rehashed = async {
             let new = self.passwords.hash(password.expose().to_owned()).await?;
             let mut conn = self.db.acquire().await?;

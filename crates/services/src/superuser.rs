@@ -209,7 +209,7 @@ impl Services {
         };
         let token = self.open_console_session(user, ctx).await?;
         if self.passwords.needs_rehash(&user.hashed_password) {
-            self.rehash_console(user, password).await;
+            self.rehash(user, password).await;
         }
         Ok(token)
     }
@@ -261,20 +261,6 @@ impl Services {
             token_type: "bearer",
             expires_in,
         })
-    }
-
-    /// As `/auth/login`: a hash with outdated parameters is replaced; a concurrent password change wins.
-    async fn rehash_console(&self, user: &users::UserRow, password: &LoginPassword) {
-        let rehashed = async {
-            let new = self.passwords.hash(password.expose().to_owned()).await?;
-            let mut conn = self.db.acquire().await?;
-            users::rehash_password(&mut conn, user.id, &user.hashed_password, &new).await?;
-            Ok::<_, ServiceError>(())
-        }
-        .await;
-        if let Err(e) = rehashed {
-            tracing::warn!(error = %e, "password re-hash failed; the old hash stays valid");
-        }
     }
 
     /// `GET /admin/tenants`: every tenant, deleted ones included.

@@ -107,6 +107,19 @@ pub(crate) async fn register(
     Ok((StatusCode::ACCEPTED, headers.0, Json(body)).into_response())
 }
 
+/// Reads `{email, password}` bodies (`/auth/login`, `/admin/login`).
+pub(crate) fn credentials(body: JsonBody) -> ApiResult<(Email, LoginPassword)> {
+    let mut f = Fields::new(body);
+    let email_raw = f.required_str("email");
+    let password_raw = f.required_str("password");
+    let email = f.parse("email", email_raw, Email::parse);
+    let password = f.parse("password", password_raw, LoginPassword::parse);
+    f.finish()?;
+    email
+        .zip(password)
+        .ok_or_else(|| ApiError::internal("validated fields missing"))
+}
+
 /// Reads `{email}` bodies (resend, forgot).
 fn email_body(body: JsonBody) -> ApiResult<Email> {
     let mut f = Fields::new(body);
@@ -157,15 +170,7 @@ pub(crate) async fn login(
     Meta(ctx): Meta,
     body: JsonBody,
 ) -> ApiResult<Response> {
-    let mut f = Fields::new(body);
-    let email_raw = f.required_str("email");
-    let password_raw = f.required_str("password");
-    let email = f.parse("email", email_raw, Email::parse);
-    let password = f.parse("password", password_raw, LoginPassword::parse);
-    f.finish()?;
-    let (Some(email), Some(password)) = (email, password) else {
-        return Err(ApiError::internal("validated fields missing"));
-    };
+    let (email, password) = credentials(body)?;
     let headers = limits::enforce(&state, "login", &limits::login(ip, email.as_str())).await?;
     let pair = state
         .services()

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use tenantry_domain::{Email, FieldError, LoginPassword, TenantStatus};
+use tenantry_domain::{FieldError, TenantStatus};
 use tenantry_services::superuser::AssumeRequest;
 use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
@@ -91,15 +91,7 @@ pub(crate) async fn admin_login(
     Meta(ctx): Meta,
     body: JsonBody,
 ) -> ApiResult<Response> {
-    let mut f = Fields::new(body);
-    let email_raw = f.required_str("email");
-    let password_raw = f.required_str("password");
-    let email = f.parse("email", email_raw, Email::parse);
-    let password = f.parse("password", password_raw, LoginPassword::parse);
-    f.finish()?;
-    let (Some(email), Some(password)) = (email, password) else {
-        return Err(ApiError::internal("validated fields missing"));
-    };
+    let (email, password) = super::auth::credentials(body)?;
     let headers = limits::enforce(&state, "login", &limits::login(ip, email.as_str())).await?;
     let token = state
         .services()

@@ -93,16 +93,10 @@ impl Services {
             audit::insert(
                 &mut tx,
                 ctx,
-                &NewAudit {
-                    tenant_id: Some(tenant_id),
-                    user_id: Some(user.id),
-                    action: "user.update",
-                    entity_type: "user",
-                    entity_id: Some(user.id),
-                    changes: Some(json!({ "full_name": user.full_name })),
-                    success: true,
-                    error_message: None,
-                },
+                &NewAudit::success("user.update", "user", user.id)
+                    .tenant(tenant_id)
+                    .by(user.id)
+                    .changes(json!({ "full_name": user.full_name })),
             )
             .await?;
         }
@@ -140,16 +134,9 @@ impl Services {
         audit::insert(
             &mut tx,
             ctx,
-            &NewAudit {
-                tenant_id: None,
-                user_id: Some(user.id),
-                action: "password.change",
-                entity_type: "user",
-                entity_id: Some(user.id),
-                changes: Some(json!({ "revoked_sessions": revoked })),
-                success: true,
-                error_message: None,
-            },
+            &NewAudit::success("password.change", "user", user.id)
+                .by(user.id)
+                .changes(json!({ "revoked_sessions": revoked })),
         )
         .await?;
         tx.commit().await?;
@@ -196,16 +183,9 @@ impl Services {
         audit::insert(
             &mut tx,
             ctx,
-            &NewAudit {
-                tenant_id: tenant,
-                user_id: Some(user_id),
-                action: "user.email_verify",
-                entity_type: "user",
-                entity_id: Some(user_id),
-                changes: None,
-                success: true,
-                error_message: None,
-            },
+            &NewAudit::success("user.email_verify", "user", user_id)
+                .tenant(tenant)
+                .by(user_id),
         )
         .await?;
         tx.commit().await?;
@@ -268,16 +248,7 @@ impl Services {
         audit::insert(
             &mut tx,
             ctx,
-            &NewAudit {
-                tenant_id: None,
-                user_id: Some(user.id),
-                action: "password.reset_request",
-                entity_type: "user",
-                entity_id: Some(user.id),
-                changes: None,
-                success: true,
-                error_message: None,
-            },
+            &NewAudit::success("password.reset_request", "user", user.id).by(user.id),
         )
         .await?;
         tx.commit().await?;
@@ -323,16 +294,9 @@ impl Services {
         audit::insert(
             &mut tx,
             ctx,
-            &NewAudit {
-                tenant_id: None,
-                user_id: Some(user.id),
-                action: "password.reset",
-                entity_type: "user",
-                entity_id: Some(user.id),
-                changes: Some(json!({ "revoked_sessions": revoked })),
-                success: true,
-                error_message: None,
-            },
+            &NewAudit::success("password.reset", "user", user.id)
+                .by(user.id)
+                .changes(json!({ "revoked_sessions": revoked })),
         )
         .await?;
         tx.commit().await?;

@@ -186,16 +186,10 @@ impl Services {
         audit::insert(
             &mut tx,
             ctx,
-            &NewAudit {
-                tenant_id: Some(tenant.id),
-                user_id: Some(actor.user_id),
-                action,
-                entity_type: "invite",
-                entity_id: Some(row.id),
-                changes: Some(json!({ "email": email, "role": role })),
-                success: true,
-                error_message: None,
-            },
+            &NewAudit::success(action, "invite", row.id)
+                .tenant(tenant.id)
+                .by(actor.user_id)
+                .changes(json!({ "email": email, "role": role })),
         )
         .await?;
         tx.commit().await?;
@@ -263,16 +257,10 @@ impl Services {
         audit::insert(
             &mut tx,
             ctx,
-            &NewAudit {
-                tenant_id: Some(tenant_id),
-                user_id: Some(actor.user_id),
-                action: "invite.cancel",
-                entity_type: "invite",
-                entity_id: Some(invite_id),
-                changes: Some(json!({ "before": { "status": "pending" }, "after": { "status": "cancelled" } })),
-                success: true,
-                error_message: None,
-            },
+            &NewAudit::success("invite.cancel", "invite", invite_id)
+                .tenant(tenant_id)
+                .by(actor.user_id)
+                .changes(json!({ "before": { "status": "pending" }, "after": { "status": "cancelled" } })),
         )
         .await?;
         tx.commit().await?;
@@ -436,16 +424,10 @@ impl Services {
         audit::insert(
             &mut tx,
             ctx,
-            &NewAudit {
-                tenant_id: Some(invite.tenant_id),
-                user_id: Some(user_id),
-                action: "invite.accept",
-                entity_type: "invite",
-                entity_id: Some(invite.id),
-                changes: Some(json!({ "role": invite.role, "new_account": created })),
-                success: true,
-                error_message: None,
-            },
+            &NewAudit::success("invite.accept", "invite", invite.id)
+                .tenant(invite.tenant_id)
+                .by(user_id)
+                .changes(json!({ "role": invite.role, "new_account": created })),
         )
         .await?;
         tx.commit().await?;

@@ -133,16 +133,10 @@ impl Services {
             audit::insert(
                 &mut tx,
                 ctx,
-                &NewAudit {
-                    tenant_id: Some(tenant_id),
-                    user_id: Some(actor.user_id),
-                    action,
-                    entity_type: "membership",
-                    entity_id: Some(user_id),
-                    changes: Some(changes),
-                    success: true,
-                    error_message: None,
-                },
+                &NewAudit::success(action, "membership", user_id)
+                    .tenant(tenant_id)
+                    .by(actor.user_id)
+                    .changes(changes),
             )
             .await?;
         }
@@ -180,18 +174,12 @@ impl Services {
         audit::insert(
             &mut tx,
             ctx,
-            &NewAudit {
-                tenant_id: Some(tenant_id),
-                user_id: Some(actor.user_id),
-                action: "member.remove",
-                entity_type: "membership",
-                entity_id: Some(user_id),
-                changes: Some(
+            &NewAudit::success("member.remove", "membership", user_id)
+                .tenant(tenant_id)
+                .by(actor.user_id)
+                .changes(
                     json!({ "before": { "role": before.role, "is_active": before.is_active } }),
                 ),
-                success: true,
-                error_message: None,
-            },
         )
         .await?;
         tx.commit().await?;

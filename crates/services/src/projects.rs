@@ -92,16 +92,10 @@ fn audit_row(
     project_id: Uuid,
     changes: Value,
 ) -> NewAudit<'static> {
-    NewAudit {
-        tenant_id: Some(tenant_id),
-        user_id: Some(user_id),
-        action,
-        entity_type: "project",
-        entity_id: Some(project_id),
-        changes: Some(changes),
-        success: true,
-        error_message: None,
-    }
+    NewAudit::success(action, "project", project_id)
+        .tenant(tenant_id)
+        .by(user_id)
+        .changes(changes)
 }
 
 /// `{before: {field: old}, after: {field: new}}` over the fields whose value differs.

@@ -142,16 +142,12 @@ impl Services {
         audit::insert(
             &mut tx,
             ctx,
-            &NewAudit {
-                tenant_id: Some(tenant_id),
-                user_id: owner,
-                action: "user.register",
-                entity_type: "user",
-                entity_id: owner,
-                changes: Some(json!({ "tenant_slug": cmd.slug.as_str() })),
-                success: owner.is_some(),
-                error_message: owner.is_none().then_some("Email already registered"),
-            },
+            &match owner {
+                Some(id) => NewAudit::success("user.register", "user", id).by(id),
+                None => NewAudit::failure("user.register", "user", "Email already registered"),
+            }
+            .tenant(tenant_id)
+            .changes(json!({ "tenant_slug": cmd.slug.as_str() })),
         )
         .await?;
         tx.commit().await?;

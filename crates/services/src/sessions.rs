@@ -94,16 +94,10 @@ impl Services {
         let (Some(user), None) = (user, refusal) else {
             self.audit_alone(
                 ctx,
-                NewAudit {
-                    tenant_id: Some(tenant.id),
-                    user_id: audit_user,
-                    action: "user.login",
-                    entity_type: "user",
-                    entity_id: audit_user,
-                    changes: None,
-                    success: false,
-                    error_message: refusal,
-                },
+                NewAudit::failure("user.login", "user", refusal)
+                    .tenant(tenant.id)
+                    .by(audit_user)
+                    .entity(audit_user),
             )
             .await;
             return Err(ServiceError::Unauthorized(INVALID_CREDENTIALS.to_owned()));
@@ -153,16 +147,10 @@ impl Services {
         audit::insert(
             &mut tx,
             ctx,
-            &NewAudit {
-                tenant_id: Some(tenant.id),
-                user_id: Some(user.id),
-                action: "user.login",
-                entity_type: "user",
-                entity_id: Some(user.id),
-                changes: Some(json!({ "session_id": sid })),
-                success: true,
-                error_message: None,
-            },
+            &NewAudit::success("user.login", "user", user.id)
+                .tenant(tenant.id)
+                .by(user.id)
+                .changes(json!({ "session_id": sid })),
         )
         .await?;
         tx.commit().await?;
@@ -211,15 +199,10 @@ impl Services {
         let grace = self.settings.refresh_reuse_grace_seconds;
         let mut tx = self.db.begin().await?;
         let locked = refresh_tokens::lock_by_hash(&mut tx, &token_hash(presented), grace).await?;
-        let refused = |reason: &'static str, user_id: Option<Uuid>| NewAudit {
-            tenant_id: Some(tenant.id),
-            user_id,
-            action: "token.refresh",
-            entity_type: "token",
-            entity_id: None,
-            changes: None,
-            success: false,
-            error_message: Some(reason),
+        let refused = |reason: &'static str, user_id: Option<Uuid>| {
+            NewAudit::failure("token.refresh", "token", reason)
+                .tenant(tenant.id)
+                .by(user_id)
         };
         let Some(t) = locked else {
             drop(tx);
@@ -256,16 +239,9 @@ impl Services {
             audit::insert(
                 &mut tx,
                 ctx,
-                &NewAudit {
-                    tenant_id: t.tenant_id,
-                    user_id: Some(t.user_id),
-                    action: "token.reuse_detected",
-                    entity_type: "session",
-                    entity_id: Some(t.family_id),
-                    changes: None,
-                    success: true,
-                    error_message: None,
-                },
+                &NewAudit::success("token.reuse_detected", "session", t.family_id)
+                    .tenant(t.tenant_id)
+                    .by(t.user_id),
             )
             .await?;
             tx.commit().await?;
@@ -320,16 +296,9 @@ impl Services {
             audit::insert(
                 &mut tx,
                 ctx,
-                &NewAudit {
-                    tenant_id: Some(tenant.id),
-                    user_id: Some(user_id),
-                    action: "user.logout",
-                    entity_type: "session",
-                    entity_id: Some(family),
-                    changes: None,
-                    success: true,
-                    error_message: None,
-                },
+                &NewAudit::success("user.logout", "session", family)
+                    .tenant(tenant.id)
+                    .by(user_id),
             )
             .await?;
         }
@@ -344,16 +313,9 @@ impl Services {
         audit::insert(
             &mut tx,
             ctx,
-            &NewAudit {
-                tenant_id: None,
-                user_id: Some(caller.user_id),
-                action: "user.logout_all",
-                entity_type: "user",
-                entity_id: Some(caller.user_id),
-                changes: Some(json!({ "revoked_sessions": revoked })),
-                success: true,
-                error_message: None,
-            },
+            &NewAudit::success("user.logout_all", "user", caller.user_id)
+                .by(caller.user_id)
+                .changes(json!({ "revoked_sessions": revoked })),
         )
         .await?;
         tx.commit().await?;
@@ -403,16 +365,9 @@ impl Services {
         audit::insert(
             &mut tx,
             ctx,
-            &NewAudit {
-                tenant_id,
-                user_id: Some(caller.user_id),
-                action: "session.revoke",
-                entity_type: "session",
-                entity_id: Some(session_id),
-                changes: None,
-                success: true,
-                error_message: None,
-            },
+            &NewAudit::success("session.revoke", "session", session_id)
+                .tenant(tenant_id)
+                .by(caller.user_id),
         )
         .await?;
         tx.commit().await?;

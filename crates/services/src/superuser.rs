@@ -193,16 +193,13 @@ impl Services {
             let audit_user = user.as_ref().map(|u| u.id);
             self.audit_alone(
                 ctx,
-                NewAudit {
-                    tenant_id: None,
-                    user_id: audit_user,
-                    action: AuditAction::UserLogin.as_str(),
-                    entity_type: EntityType::User.as_str(),
-                    entity_id: audit_user,
-                    changes: None,
-                    success: false,
-                    error_message: refusal,
-                },
+                NewAudit::failure(
+                    AuditAction::UserLogin.as_str(),
+                    EntityType::User.as_str(),
+                    refusal,
+                )
+                .by(audit_user)
+                .entity(audit_user),
             )
             .await;
             return Err(ServiceError::Unauthorized(INVALID_CREDENTIALS.to_owned()));
@@ -239,16 +236,13 @@ impl Services {
         audit::insert(
             &mut tx,
             ctx,
-            &NewAudit {
-                tenant_id: None,
-                user_id: Some(user.id),
-                action: AuditAction::UserLogin.as_str(),
-                entity_type: EntityType::User.as_str(),
-                entity_id: Some(user.id),
-                changes: Some(json!({ "session_id": sid, "console": true })),
-                success: true,
-                error_message: None,
-            },
+            &NewAudit::success(
+                AuditAction::UserLogin.as_str(),
+                EntityType::User.as_str(),
+                user.id,
+            )
+            .by(user.id)
+            .changes(json!({ "session_id": sid, "console": true })),
         )
         .await?;
         let (access_token, expires_in) = self
@@ -333,21 +327,19 @@ impl Services {
         audit::insert(
             &mut tx,
             ctx,
-            &NewAudit {
-                tenant_id: Some(req.tenant_id),
-                user_id: Some(operator.user_id),
-                action: AuditAction::IdentityAssumed.as_str(),
-                entity_type: EntityType::User.as_str(),
-                entity_id: Some(target.id),
-                changes: Some(json!({
-                    "assumed_user_id": target.id,
-                    "tenant_id": req.tenant_id,
-                    "reason": req.reason,
-                    "expires_in_seconds": expires_in,
-                })),
-                success: true,
-                error_message: None,
-            },
+            &NewAudit::success(
+                AuditAction::IdentityAssumed.as_str(),
+                EntityType::User.as_str(),
+                target.id,
+            )
+            .tenant(req.tenant_id)
+            .by(operator.user_id)
+            .changes(json!({
+                "assumed_user_id": target.id,
+                "tenant_id": req.tenant_id,
+                "reason": req.reason,
+                "expires_in_seconds": expires_in,
+            })),
         )
         .await?;
         let iat = unix_now();

@@ -121,16 +121,10 @@ impl Services {
         audit::insert(
             conn,
             ctx,
-            &NewAudit {
-                tenant_id: Some(tenant_id),
-                user_id: Some(actor.user_id),
-                action: "tenant.delete",
-                entity_type: "tenant",
-                entity_id: Some(tenant_id),
-                changes: Some(json!({ "status": { "after": "deleting" } })),
-                success: true,
-                error_message: None,
-            },
+            &NewAudit::success("tenant.delete", "tenant", tenant_id)
+                .tenant(tenant_id)
+                .by(actor.user_id)
+                .changes(json!({ "status": { "after": "deleting" } })),
         )
         .await?;
         Ok(workflow_id)
@@ -285,16 +279,10 @@ impl Services {
         audit::insert(
             &mut tx,
             ctx,
-            &NewAudit {
-                tenant_id: Some(tenant_id),
-                user_id: Some(actor.user_id),
-                action: "tenant.create",
-                entity_type: "tenant",
-                entity_id: Some(tenant_id),
-                changes: Some(json!({ "name": name.as_str(), "slug": slug.as_str(), "owner_invited": owner_email.is_some() })),
-                success: true,
-                error_message: None,
-            },
+            &NewAudit::success("tenant.create", "tenant", tenant_id)
+                .tenant(tenant_id)
+                .by(actor.user_id)
+                .changes(json!({ "name": name.as_str(), "slug": slug.as_str(), "owner_invited": owner_email.is_some() })),
         )
         .await?;
         tx.commit().await?;

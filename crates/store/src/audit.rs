@@ -77,6 +77,69 @@ pub struct NewAudit<'a> {
     pub error_message: Option<&'a str>,
 }
 
+impl<'a> NewAudit<'a> {
+    /// A success row of `action` about the `entity_type` row `entity_id`; no tenant, user or changes yet.
+    pub fn success(
+        action: &'a str,
+        entity_type: &'a str,
+        entity_id: impl Into<Option<Uuid>>,
+    ) -> Self {
+        Self {
+            tenant_id: None,
+            user_id: None,
+            action,
+            entity_type,
+            entity_id: entity_id.into(),
+            changes: None,
+            success: true,
+            error_message: None,
+        }
+    }
+
+    /// A failure row of `action` on an `entity_type`, with its error message; no tenant, user, entity or
+    /// changes yet.
+    pub fn failure(
+        action: &'a str,
+        entity_type: &'a str,
+        error_message: impl Into<Option<&'a str>>,
+    ) -> Self {
+        Self {
+            tenant_id: None,
+            user_id: None,
+            action,
+            entity_type,
+            entity_id: None,
+            changes: None,
+            success: false,
+            error_message: error_message.into(),
+        }
+    }
+
+    /// The tenant the row belongs to.
+    pub fn tenant(mut self, tenant_id: impl Into<Option<Uuid>>) -> Self {
+        self.tenant_id = tenant_id.into();
+        self
+    }
+
+    /// The user who caused the event.
+    pub fn by(mut self, user_id: impl Into<Option<Uuid>>) -> Self {
+        self.user_id = user_id.into();
+        self
+    }
+
+    /// The row the event is about.
+    pub fn entity(mut self, entity_id: impl Into<Option<Uuid>>) -> Self {
+        self.entity_id = entity_id.into();
+        self
+    }
+
+    /// What the event changed.
+    pub fn changes(mut self, changes: Value) -> Self {
+        self.changes = Some(changes);
+        self
+    }
+}
+
 pub async fn insert(
     conn: &mut PgConnection,
     ctx: &AuditContext,

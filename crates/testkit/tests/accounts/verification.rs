@@ -12,7 +12,13 @@ async fn verify(app: &TestApp, token: &str) -> reqwest::Response {
 
 #[tokio::test]
 async fn the_first_verification_claims_the_registration_and_requests_onboarding_once() {
-    let app = TestApp::builder().without_worker().spawn().await.unwrap();
+    // No relay: the onboarding start request must still be undispatched when it is read.
+    let app = TestApp::builder()
+        .without_worker()
+        .without_relay()
+        .spawn()
+        .await
+        .unwrap();
     let email = format!("{}@example.com", unique("verify-"));
     let slug = unique("verify-");
     let resp = app

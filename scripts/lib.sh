@@ -494,3 +494,72 @@ stop_temporal() {
   fi
   wait "$pid" 2>/dev/null || true
 }
+
+# ---------------------------------------------------------------------------------------------------------------
+# The web console (web/: TypeScript, Vite) and its end-to-end tests (Playwright driving Debian's chromium)
+
+# ensure_node — node ≥ 20.19 and npm are on PATH (Vite's minimum). Does not install them: returns 1 with a hint.
+ensure_node() {
+  local v major minor
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    log_warn "node and npm are not installed (Node.js 20.19 or later is needed for the web console)"
+    return 1
+  fi
+  v=$(node -p 'process.versions.node' 2>/dev/null) || return 1
+  major=${v%%.*}
+  minor=${v#*.}
+  minor=${minor%%.*}
+  if ((major < 20 || (major == 20 && minor < 19))); then
+    log_warn "node $v is too old for the web console (20.19 or later is needed)"
+    return 1
+  fi
+}
+
+# ensure_web_deps — web/node_modules matches web/package-lock.json (`npm ci` when it is missing or older than the
+# lock file). Never downloads browsers: the end-to-end tests use the system's chromium.
+ensure_web_deps() {
+  local web=$TENANTRY_ROOT/web
+  ensure_node || return 1
+  if [[ -f $web/node_modules/.package-lock.json && ! $web/package-lock.json -nt $web/node_modules/.package-lock.json ]]; then
+    return 0
+  fi
+  log_info "npm ci (web/)"
+  (cd "$web" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error </dev/null) || return 1
+}
+
+# console_is_built — web/dist holds a build that is newer than every source file of the console.
+console_is_built() {
+  local web=$TENANTRY_ROOT/web stamp=$TENANTRY_ROOT/web/dist/index.html
+  [[ -f $stamp ]] || return 1
+  [[ -z $(find "$web/src" "$web/index.html" "$web/public" "$web/package-lock.json" "$web/vite.config.ts" \
+    -newer "$stamp" -print -quit 2>/dev/null) ]]
+}
+
+# build_console [--if-missing] — `npm ci` when needed, then `npm run build` into web/dist. With --if-missing it
+# does nothing when web/dist/index.html exists (whatever its age).
+build_console() {
+  if [[ ${1:-} == --if-missing && -f $TENANTRY_ROOT/web/dist/index.html ]]; then
+    return 0
+  fi
+  ensure_web_deps || return 1
+  log_info "building the web console (npm run build in web/)"
+  (cd "$TENANTRY_ROOT/web" && npm run --silent build </dev/null) || return 1
+}
+
+# ensure_chromium — exports CHROMIUM_BIN, the system Chromium the Playwright tests drive; installs Debian's
+# `chromium` package with apt when there is none.
+ensure_chromium() {
+  local c
+  for c in "${CHROMIUM_BIN:-}" /usr/bin/chromium /usr/bin/chromium-browser; do
+    if [[ -n $c && -x $c ]]; then
+      export CHROMIUM_BIN=$c
+      return 0
+    fi
+  done
+  apt_install chromium || return 1
+  [[ -x /usr/bin/chromium ]] || {
+    log_error "the chromium package did not provide /usr/bin/chromium"
+    return 1
+  }
+  export CHROMIUM_BIN=/usr/bin/chromium
+}

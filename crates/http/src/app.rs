@@ -14,14 +14,10 @@ use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::error::ApiError;
+use crate::console;
 use crate::middleware::{body_limit, context, headers, rate_limit};
 use crate::ops::{docs, health, metrics_endpoint};
 use crate::state::AppState;
-
-async fn not_found() -> ApiError {
-    ApiError::not_found("Not Found")
-}
 
 fn cors(origins: &[String]) -> CorsLayer {
     let origins: Vec<HeaderValue> = origins
@@ -86,8 +82,9 @@ pub fn router(state: AppState, api_v1: Router<AppState>) -> Router {
             state.clone(),
             rate_limit::global_rate_limit,
         ));
+    // Unmatched paths: the web console (client-side routes get its page), else the contract's JSON 404.
     app.route_layer(from_fn(context::record_route))
-        .fallback(not_found)
+        .fallback(console::fallback(console::DEFAULT_DIR))
         .layer(layers)
         .with_state(state)
 }

@@ -6,6 +6,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod client_ip;
+pub mod console;
 pub mod error;
 pub mod idempotency;
 pub mod json;

@@ -84,7 +84,15 @@ async fn run(cli: Cli, settings: Arc<Settings>) -> i32 {
             };
             run_worker(settings, pool, workload, shards).await
         }
-        Command::Dev => dev(settings, pool).await,
+        // Email links of the embedded default land on the console this process serves.
+        Command::Dev => {
+            let app_url = std::env::var("APP_URL").ok();
+            dev(
+                wiring::dev_app_url_default(settings, app_url.as_deref()),
+                pool,
+            )
+            .await
+        }
         Command::Admin(cmd) => {
             if let Some(code) = require_current_schema(&pool).await {
                 return code;

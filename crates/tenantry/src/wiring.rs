@@ -98,6 +98,28 @@ pub fn app_state_with(
     }))
 }
 
+/// `APP_URL` for `tenantry dev`. That process serves the web console itself, so unless `APP_URL` was given
+/// (`app_url_var`: its raw value from the environment, `.env` included, i.e. `std::env::var("APP_URL").ok()`
+/// after `Settings::from_env`), the links in emails (verification, reset, invites) point at the API's own origin,
+/// `http://<BIND_ADDR>` with an unspecified address (`0.0.0.0`, `::`) replaced by the loopback one. An explicit
+/// value, and every other setting, are kept as they are.
+pub fn dev_app_url_default(settings: Arc<Settings>, app_url_var: Option<&str>) -> Arc<Settings> {
+    if app_url_var.is_some_and(|v| !v.trim().is_empty()) {
+        return settings;
+    }
+    let mut addr = settings.bind_addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr.ip() {
+            std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let mut changed = (*settings).clone();
+    // SocketAddr's Display brackets IPv6 addresses, as a URL needs.
+    changed.app_url = format!("http://{addr}");
+    Arc::new(changed)
+}
+
 pub fn api_router(state: AppState) -> axum::Router {
     tenantry_http::router(state, tenantry_http::api::v1())
 }
@@ -230,3 +252,48 @@ pub async fn bind_worker_health(port: u16) -> Option<TcpListener> {
 }
 
 pub const RELAY_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn settings(bind: &str, app_url: Option<&str>) -> Arc<Settings> {
+        let mut vars = HashMap::from([
+            (
+                "DATABASE_URL".to_owned(),
+                "postgres://x@127.0.0.1/x".to_owned(),
+            ),
+            ("JWT_SECRET_KEY".to_owned(), "k".repeat(32)),
+            ("BIND_ADDR".to_owned(), bind.to_owned()),
+        ]);
+        if let Some(url) = app_url {
+            vars.insert("APP_URL".to_owned(), url.to_owned());
+        }
+        match Settings::from_map(vars) {
+            Ok(s) => Arc::new(s),
+            Err(e) => panic!("settings: {e}"),
+        }
+    }
+
+    #[test]
+    fn dev_app_url_defaults_to_the_api_origin_unless_set() {
+        let cases = [
+            ("127.0.0.1:8000", "http://127.0.0.1:8000"),
+            ("0.0.0.0:9000", "http://127.0.0.1:9000"),
+            ("[::]:8000", "http://[::1]:8000"),
+            ("[::1]:8001", "http://[::1]:8001"),
+            ("10.1.2.3:80", "http://10.1.2.3:80"),
+        ];
+        for (bind, want) in cases {
+            for unset in [None, Some(""), Some("  ")] {
+                let s = dev_app_url_default(settings(bind, unset), unset);
+                assert_eq!(s.app_url, want, "{bind} {unset:?}");
+            }
+        }
+        let explicit = "https://console.example.com";
+        let s = dev_app_url_default(settings("0.0.0.0:9000", Some(explicit)), Some(explicit));
+        assert_eq!(s.app_url, explicit);
+    }
+}

@@ -21,6 +21,11 @@ const SECURITY_HEADERS: [(&str, &str); 7] = [
     ),
 ];
 
+/// The web console's pages and files (`crate::console`): exactly its own scripts, styles, images and API calls
+/// (same origin); no inline code, no other origin, no framing, no form submissions (forms are handled by the app).
+pub(crate) const CONSOLE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+font-src 'self'; connect-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
 /// Responses whose bodies hold tokens or personal data must never be cached by a proxy or browser.
 fn is_no_store(path: &str) -> bool {
     const PREFIXES: [&str; 5] = [
@@ -39,7 +44,7 @@ pub(crate) async fn security_headers(req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     let headers = resp.headers_mut();
     for (name, value) in SECURITY_HEADERS {
-        // A page that loads its own assets (the docs UI) sets a CSP of its own; keep it.
+        // A page that loads its own assets (the docs UI, the console) sets a CSP of its own; keep it.
         headers
             .entry(HeaderName::from_static(name))
             .or_insert(HeaderValue::from_static(value));

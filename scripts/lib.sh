@@ -515,16 +515,19 @@ ensure_node() {
   fi
 }
 
-# ensure_web_deps — web/node_modules matches web/package-lock.json (`npm ci` when it is missing or older than the
+# ensure_web_deps — web/node_modules matches web/package-lock.json (installed when it is missing or older than the
 # lock file). Never downloads browsers: the end-to-end tests use the system's chromium.
+# `npm install` rather than `npm ci`: vite lists an optional Windows-only dependency that the registry does not
+# serve, so the lock file cannot record it and `npm ci` refuses the lock; `npm install` follows the lock and skips
+# the missing optional package.
 ensure_web_deps() {
   local web=$TENANTRY_ROOT/web
   ensure_node || return 1
   if [[ -f $web/node_modules/.package-lock.json && ! $web/package-lock.json -nt $web/node_modules/.package-lock.json ]]; then
     return 0
   fi
-  log_info "npm ci (web/)"
-  (cd "$web" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error </dev/null) || return 1
+  log_info "npm install (web/)"
+  (cd "$web" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error </dev/null) || return 1
 }
 
 # console_is_built — web/dist holds a build that is newer than every source file of the console.

@@ -10,7 +10,8 @@ use serde_json::json;
 use tenantry_services::passwords::{Argon2Hasher, PasswordHasher};
 use tenantry_testkit::{TestApp, sqlx};
 
-use crate::{PASSWORD, ms, percentile};
+use crate::PASSWORD;
+use crate::stats::{Samples, Until, drive, op};
 
 /// Verifications per second with one thread per core, each verifying in a loop for `duration`.
 fn argon2_rate(hasher: Arc<Argon2Hasher>, phc: &str, duration: Duration) -> f64 {
@@ -40,7 +41,7 @@ fn argon2_rate(hasher: Arc<Argon2Hasher>, phc: &str, duration: Duration) -> f64 
 }
 
 /// A ready tenant with one verified member, written directly (this measures login, not provisioning).
-async fn member(app: &TestApp) -> anyhow::Result<(String, String)> {
+pub async fn member(app: &TestApp) -> anyhow::Result<(String, String)> {
     let slug = format!(
         "bench-login-{}",
         &uuid::Uuid::now_v7().simple().to_string()[20..]
@@ -66,39 +67,35 @@ async fn member(app: &TestApp) -> anyhow::Result<(String, String)> {
     Ok((slug, email))
 }
 
-async fn logins(
-    app: &TestApp,
+/// Verifications per second of the app's Argon2id parameters, one thread per core, for `duration`.
+pub async fn raw_argon2_rate(app: &TestApp, duration: Duration) -> anyhow::Result<f64> {
+    let hasher = Arc::new(Argon2Hasher::new(&app.settings.argon2)?);
+    let phc = hasher.hash(PASSWORD)?;
+    Ok(tokio::task::spawn_blocking(move || argon2_rate(hasher, &phc, duration)).await?)
+}
+
+/// `POST /auth/login` of `email` into `slug`, by `concurrency` clients back to back for `duration`.
+pub async fn logins(
+    target: &crate::http::Target,
     slug: &str,
     email: &str,
     concurrency: usize,
     duration: Duration,
-) -> anyhow::Result<(f64, Vec<Duration>)> {
-    let deadline = Instant::now() + duration;
-    let started = Instant::now();
-    let workers = (0..concurrency).map(|_| async {
-        let mut lat = Vec::new();
-        while Instant::now() < deadline {
-            let t = Instant::now();
-            let resp = app
-                .http
-                .post(app.url("/api/v1/auth/login"))
-                .header("X-Tenant-Slug", slug)
-                .json(&json!({ "email": email, "password": PASSWORD }))
-                .send()
-                .await?;
-            anyhow::ensure!(resp.status() == 200, "login answered {}", resp.status());
-            resp.bytes().await?;
-            lat.push(t.elapsed());
-        }
-        Ok::<_, anyhow::Error>(lat)
-    });
-    let mut all: Vec<Duration> = Vec::new();
-    for lat in futures::future::join_all(workers).await {
-        all.extend(lat?);
-    }
-    let rate = all.len() as f64 / started.elapsed().as_secs_f64();
-    all.sort();
-    Ok((rate, all))
+) -> anyhow::Result<Samples> {
+    let (target, slug) = (target.clone(), slug.to_owned());
+    let body = json!({ "email": email, "password": PASSWORD });
+    drive(
+        concurrency,
+        Until::Elapsed(duration),
+        op(move |_, _| {
+            let req = target
+                .post("/api/v1/auth/login")
+                .header("X-Tenant-Slug", &slug)
+                .json(&body);
+            crate::http::expect(req, 200)
+        }),
+    )
+    .await
 }
 
 pub async fn run(concurrency: &[usize], duration: Duration) -> anyhow::Result<()> {
@@ -117,23 +114,17 @@ pub async fn run(concurrency: &[usize], duration: Duration) -> anyhow::Result<()
         p.parallelism,
         std::thread::available_parallelism().map_or(1, usize::from)
     );
+    let target = crate::http::Target::of(&app);
     // Warm-up: pool connections, the tenant cache.
-    logins(&app, &slug, &email, 2, Duration::from_secs(1)).await?;
-    let hasher = Arc::new(Argon2Hasher::new(p)?);
-    let phc = hasher.hash(PASSWORD)?;
-    let raw = {
-        let hasher = hasher.clone();
-        tokio::task::spawn_blocking(move || argon2_rate(hasher, &phc, duration)).await?
-    };
+    logins(&target, &slug, &email, 2, Duration::from_secs(1)).await?;
+    let raw = raw_argon2_rate(&app, duration).await?;
     println!("raw argon2id verify, all cores: {raw:.1}/s");
     for &c in concurrency {
-        let (rate, lat) = logins(&app, &slug, &email, c, duration).await?;
+        let s = logins(&target, &slug, &email, c, duration).await?;
         println!(
-            "POST /auth/login concurrency {c}: {rate:.1}/s ({:.0}% of raw argon2) | p50 {} | p95 {} | p99 {}",
-            rate * 100.0 / raw,
-            ms(percentile(&lat, 0.5)),
-            ms(percentile(&lat, 0.95)),
-            ms(percentile(&lat, 0.99)),
+            "POST /auth/login concurrency {c}: {} ({:.0}% of raw argon2)",
+            s.line(),
+            s.rate() * 100.0 / raw,
         );
     }
     app.shutdown().await;

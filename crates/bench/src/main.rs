@@ -5,15 +5,29 @@
 //! register → `ready`.
 //! `cargo run -p tenantry-bench --profile bench -- login [--concurrency 8,32] [--seconds 10]` measures login
 //! throughput next to the raw Argon2id verification rate of the same parameters on the same cores.
+//! `… -- load [--seconds 10] [--concurrency 16] [--target both]` drives HTTP scenarios at fixed concurrency,
+//! in-process and against separate `tenantry serve` / `tenantry worker` processes, with their memory.
+//! `… -- capacity [--tenants 1000]` provisions many tenants, times `tenantry migrate tenants` over them and
+//! compares a tenant-scoped read with 10 and with N tenants.
+//! `… -- report [--quick]` runs load and capacity and writes `BENCHMARKS.md` and `docs/bench/*.svg`.
 
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use serde_json::json;
 use tenantry_testkit::TestApp;
 
+mod capacity;
+mod http;
+mod load;
 mod login;
+mod plot;
+mod procs;
+mod report;
+mod stats;
+mod sys;
+
+use stats::ms;
 
 #[derive(Parser)]
 struct Cli {
@@ -37,6 +51,80 @@ enum Bench {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// HTTP scenarios at fixed concurrency for a fixed time, requests/s and p50/p95/p99, and memory.
+    Load(LoadArgs),
+    /// N tenants: provisioning rate, `tenantry migrate tenants` wall time, reads with 10 vs N tenants.
+    Capacity(CapacityArgs),
+    /// Runs load and capacity and writes BENCHMARKS.md and docs/bench/*.svg.
+    Report {
+        /// Small sizes (3 s per scenario, 50 tenants): a few minutes in all.
+        #[arg(long)]
+        quick: bool,
+        /// Tenants of the capacity run (default 1000, or 50 with --quick).
+        #[arg(long)]
+        tenants: Option<usize>,
+        /// Where BENCHMARKS.md and docs/bench/ go (default: the repository root).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(clap::Args, Debug, Clone)]
+struct LoadArgs {
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Registrations one at a time, for unloaded register → ready latency.
+    #[arg(long, default_value_t = 10)]
+    sequential: usize,
+    /// Registrations driven concurrently (register → ready latency and completions/min).
+    #[arg(long, default_value_t = 50)]
+    registrations: usize,
+    #[arg(long, default_value_t = 10)]
+    registration_concurrency: usize,
+    /// Where the API and worker run.
+    #[arg(long, value_enum, default_value_t = load::Where::Both)]
+    target: load::Where,
+}
+
+impl LoadArgs {
+    fn opts(&self) -> load::LoadOpts {
+        load::LoadOpts {
+            seconds: self.seconds,
+            concurrency: self.concurrency,
+            sequential: self.sequential,
+            registrations: self.registrations,
+            registration_concurrency: self.registration_concurrency,
+        }
+    }
+}
+
+#[derive(clap::Args, Debug, Clone)]
+struct CapacityArgs {
+    #[arg(long, default_value_t = 1000)]
+    tenants: usize,
+    /// Registrations in flight at once while provisioning.
+    #[arg(long, default_value_t = 50)]
+    in_flight: usize,
+    #[arg(long, value_delimiter = ',', default_value = "1,4,8")]
+    migrate_concurrency: Vec<u16>,
+    #[arg(long, default_value_t = 2000)]
+    read_requests: u64,
+    #[arg(long, default_value_t = 8)]
+    read_concurrency: usize,
+}
+
+impl CapacityArgs {
+    fn opts(&self) -> capacity::CapOpts {
+        capacity::CapOpts {
+            tenants: self.tenants,
+            in_flight: self.in_flight,
+            migrate_concurrency: self.migrate_concurrency.clone(),
+            read_requests: self.read_requests,
+            read_concurrency: self.read_concurrency,
+        }
+    }
 }
 
 const PASSWORD: &str = "violet-Harbor-93-lantern";
@@ -44,42 +132,6 @@ const PASSWORD: &str = "violet-Harbor-93-lantern";
 /// status endpoint, competing with the work being measured.
 const FAST_POLL: Duration = Duration::from_millis(20);
 const SLOW_POLL: Duration = Duration::from_millis(500);
-
-/// Registers and polls the public provisioning view every `poll` until the tenant is ready.
-async fn register_until_ready(
-    app: &TestApp,
-    slug: String,
-    poll: Duration,
-) -> anyhow::Result<Duration> {
-    let started = Instant::now();
-    let body = json!({"email": format!("{slug}@bench.example"), "password": PASSWORD, "full_name": "Bench", "tenant_name": "Bench", "tenant_slug": slug});
-    let resp = app.post_json("/api/v1/auth/register", &body).await;
-    anyhow::ensure!(resp.status() == 202, "register answered {}", resp.status());
-    loop {
-        let v: serde_json::Value = app
-            .get(&format!("/api/v1/tenants/{slug}/provisioning"))
-            .await
-            .json()
-            .await?;
-        match v["status"].as_str() {
-            Some("ready") => return Ok(started.elapsed()),
-            Some("failed") => anyhow::bail!("{slug} failed"),
-            _ => tokio::time::sleep(poll).await,
-        }
-    }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -92,6 +144,24 @@ async fn main() -> anyhow::Result<()> {
             concurrency,
             seconds,
         } => login::run(&concurrency, Duration::from_secs(seconds)).await,
+        Bench::Load(args) => {
+            let bin = match args.target {
+                load::Where::InProcess => None,
+                _ => Some(procs::tenantry_bin()?),
+            };
+            load::run(&args.opts(), args.target, bin.as_deref()).await?;
+            Ok(())
+        }
+        Bench::Capacity(args) => {
+            let bin = procs::tenantry_bin()?;
+            capacity::run(&args.opts(), &bin).await?;
+            Ok(())
+        }
+        Bench::Report {
+            quick,
+            tenants,
+            out,
+        } => report::run(quick, tenants, out).await,
     }
 }
 
@@ -101,46 +171,49 @@ async fn provision(sequential: usize, concurrent: usize) -> anyhow::Result<()> {
         .spawn()
         .await
         .context("starting tenantry")?;
-    // Workflow ids derive from slugs; a run-unique suffix keeps them apart from earlier runs on the same
-    // Temporal server, which remembers every id it has seen.
-    let run = format!(
-        "{:x}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_secs()
-            & 0xff_ffff
-    );
+    let target = http::Target::of(&app);
+    let limit = Duration::from_secs(600);
+    let run = load::run_tag();
     // Warm-up: connections, worker pollers.
-    register_until_ready(&app, format!("warmup-{run}"), FAST_POLL).await?;
+    target
+        .register_until_ready(&format!("warmup-{run}"), FAST_POLL, limit)
+        .await?;
 
     let mut lat = Vec::with_capacity(sequential);
     for i in 0..sequential {
-        lat.push(register_until_ready(&app, format!("seq-{run}-{i}"), FAST_POLL).await?);
+        lat.push(
+            target
+                .register_until_ready(&format!("seq-{run}-{i}"), FAST_POLL, limit)
+                .await?,
+        );
     }
-    lat.sort();
+    let lat = stats::Samples::new(lat, 0, Duration::ZERO);
     println!(
         "register -> ready, sequential n={sequential}: p50 {} | p95 {} | max {}",
-        ms(percentile(&lat, 0.5)),
-        ms(percentile(&lat, 0.95)),
-        ms(*lat.last().unwrap_or(&Duration::ZERO))
+        ms(lat.p(0.5)),
+        ms(lat.p(0.95)),
+        ms(lat.max())
     );
 
     let started = Instant::now();
-    let runs =
-        (0..concurrent).map(|i| register_until_ready(&app, format!("conc-{run}-{i}"), SLOW_POLL));
-    let mut lat: Vec<Duration> = futures::future::join_all(runs)
+    let runs = (0..concurrent).map(|i| {
+        let target = target.clone();
+        let slug = format!("conc-{run}-{i}");
+        async move { target.register_until_ready(&slug, SLOW_POLL, limit).await }
+    });
+    let lat: Vec<Duration> = futures::future::join_all(runs)
         .await
         .into_iter()
         .collect::<Result<_, _>>()?;
     let wall = started.elapsed();
-    lat.sort();
+    let lat = stats::Samples::new(lat, 0, wall);
     println!(
         "register -> ready, concurrent n={concurrent}: wall {:.1} s | {:.1} tenants/s ({:.0}/min) | p50 {} | p95 {}",
         wall.as_secs_f64(),
-        concurrent as f64 / wall.as_secs_f64(),
-        concurrent as f64 * 60.0 / wall.as_secs_f64(),
-        ms(percentile(&lat, 0.5)),
-        ms(percentile(&lat, 0.95)),
+        lat.rate(),
+        lat.rate() * 60.0,
+        ms(lat.p(0.5)),
+        ms(lat.p(0.95)),
     );
     app.shutdown().await;
     Ok(())

@@ -116,7 +116,7 @@ pub struct Doc;
 const STATUSES: &[&str] = &["pending", "accepted", "cancelled", "expired", "all"];
 
 /// Invite an address to the tenant; its pending invite, if any, is replaced.
-#[utoipa::path(post, path = "/api/v1/invites", tag = "invites", security(("bearer" = [])),
+#[utoipa::path(post, operation_id = "invites_create", path = "/api/v1/invites", tag = "invites", security(("bearer" = [])),
     params(("X-Tenant-Slug" = String, Header, description = "The tenant")),
     request_body(content = InviteCreate, content_type = "application/json"),
     responses((status = 201, description = "Invite sent", body = InviteSent),
@@ -145,7 +145,7 @@ pub(crate) async fn create(
 }
 
 /// Invites of the tenant by status (default `pending`).
-#[utoipa::path(get, path = "/api/v1/invites", tag = "invites", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "invites_list", path = "/api/v1/invites", tag = "invites", security(("bearer" = [])),
     params(("X-Tenant-Slug" = String, Header, description = "The tenant"),
            ("status" = Option<String>, Query, description = "pending (default), accepted, cancelled, expired or all"),
            ("cursor" = Option<String>, Query, description = "Opaque cursor of the previous page"),
@@ -177,7 +177,7 @@ pub(crate) async fn list(
 }
 
 /// One invite of the tenant.
-#[utoipa::path(get, path = "/api/v1/invites/{invite_id}", tag = "invites", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "invites_show", path = "/api/v1/invites/{invite_id}", tag = "invites", security(("bearer" = [])),
     params(("X-Tenant-Slug" = String, Header, description = "The tenant"),
            ("invite_id" = uuid::Uuid, Path, description = "Invite id")),
     responses((status = 200, description = "The invite", body = InviteRead),

@@ -66,7 +66,7 @@ pub(crate) fn path_uuid(raw: &str, field: &str) -> Result<uuid::Uuid, ApiError> 
 }
 
 /// Members of the tenant; `include_inactive` is honoured for admins only.
-#[utoipa::path(get, path = "/api/v1/members", tag = "members", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "members_list", path = "/api/v1/members", tag = "members", security(("bearer" = [])),
     params(("X-Tenant-Slug" = String, Header, description = "The tenant"),
            ("include_inactive" = Option<bool>, Query, description = "Admins only; default false"),
            ("cursor" = Option<String>, Query, description = "Opaque cursor of the previous page"),
@@ -90,7 +90,7 @@ pub(crate) async fn list(
 }
 
 /// Change a member's role or activation; the last active admin stays.
-#[utoipa::path(patch, path = "/api/v1/members/{user_id}", tag = "members", security(("bearer" = [])),
+#[utoipa::path(patch, operation_id = "members_update", path = "/api/v1/members/{user_id}", tag = "members", security(("bearer" = [])),
     params(("X-Tenant-Slug" = String, Header, description = "The tenant"),
            ("user_id" = uuid::Uuid, Path, description = "The member's user id")),
     request_body(content = MemberUpdate, content_type = "application/json"),
@@ -132,7 +132,7 @@ pub(crate) async fn update(
 }
 
 /// Remove a member (admins), or leave the tenant (any member, on their own id).
-#[utoipa::path(delete, path = "/api/v1/members/{user_id}", tag = "members", security(("bearer" = [])),
+#[utoipa::path(delete, operation_id = "members_remove", path = "/api/v1/members/{user_id}", tag = "members", security(("bearer" = [])),
     params(("X-Tenant-Slug" = String, Header, description = "The tenant"),
            ("user_id" = uuid::Uuid, Path, description = "The member's user id")),
     responses((status = 204, description = "Removed"),

@@ -62,7 +62,7 @@ fn project_id(raw: &str) -> ApiResult<Uuid> {
 }
 
 /// Projects of the header tenant, newest first.
-#[utoipa::path(get, path = "/api/v1/projects", tag = "projects", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "projects_list", path = "/api/v1/projects", tag = "projects", security(("bearer" = [])),
     params(("X-Tenant-Slug" = String, Header, description = "The tenant"),
            ("cursor" = Option<String>, Query, description = "Opaque cursor of the previous page"),
            ("limit" = Option<i64>, Query, description = "1..100, default 50")),
@@ -86,7 +86,7 @@ pub(crate) async fn list(
 }
 
 /// Create a project.
-#[utoipa::path(post, path = "/api/v1/projects", tag = "projects", security(("bearer" = [])),
+#[utoipa::path(post, operation_id = "projects_create", path = "/api/v1/projects", tag = "projects", security(("bearer" = [])),
     params(("X-Tenant-Slug" = String, Header, description = "The tenant"),
            ("Idempotency-Key" = Option<String>, Header, description = "Replays the stored response of an earlier identical request by the same user in this tenant")),
     request_body(content = ProjectCreate, content_type = "application/json"),
@@ -134,7 +134,7 @@ pub(crate) async fn create(
 }
 
 /// One project of the header tenant.
-#[utoipa::path(get, path = "/api/v1/projects/{project_id}", tag = "projects", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "projects_show", path = "/api/v1/projects/{project_id}", tag = "projects", security(("bearer" = [])),
     params(("project_id" = Uuid, Path, description = "Project id"),
            ("X-Tenant-Slug" = String, Header, description = "The tenant")),
     responses((status = 200, description = "The project", body = ProjectRead),
@@ -151,7 +151,7 @@ pub(crate) async fn show(
 }
 
 /// Change a project's name and/or description; omitted members stay as they are.
-#[utoipa::path(patch, path = "/api/v1/projects/{project_id}", tag = "projects", security(("bearer" = [])),
+#[utoipa::path(patch, operation_id = "projects_update", path = "/api/v1/projects/{project_id}", tag = "projects", security(("bearer" = [])),
     params(("project_id" = Uuid, Path, description = "Project id"),
            ("X-Tenant-Slug" = String, Header, description = "The tenant")),
     request_body(content = ProjectUpdate, content_type = "application/json"),
@@ -197,7 +197,7 @@ pub(crate) async fn update(
 }
 
 /// Delete a project.
-#[utoipa::path(delete, path = "/api/v1/projects/{project_id}", tag = "projects", security(("bearer" = [])),
+#[utoipa::path(delete, operation_id = "projects_remove", path = "/api/v1/projects/{project_id}", tag = "projects", security(("bearer" = [])),
     params(("project_id" = Uuid, Path, description = "Project id"),
            ("X-Tenant-Slug" = String, Header, description = "The tenant")),
     responses((status = 204, description = "Deleted"),

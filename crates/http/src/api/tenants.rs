@@ -107,7 +107,7 @@ pub(crate) async fn delete_own(
 }
 
 /// Creates a tenant (superusers); with `owner_email`, provisioning ends by inviting that address as admin.
-#[utoipa::path(post, path = "/api/v1/tenants", tag = "tenants", security(("bearer" = [])),
+#[utoipa::path(post, operation_id = "tenants_create", path = "/api/v1/tenants", tag = "tenants", security(("bearer" = [])),
     responses(
         (status = 202, description = "Provisioning started"),
         (status = 403, description = "Not a superuser", body = crate::ops::docs::ErrorBody),
@@ -138,7 +138,7 @@ pub(crate) async fn create(
 }
 
 /// A tenant the caller is a member of (or any tenant, for superusers).
-#[utoipa::path(get, path = "/api/v1/tenants/{slug}", tag = "tenants", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "tenants_show", path = "/api/v1/tenants/{slug}", tag = "tenants", security(("bearer" = [])),
     params(("slug" = String, Path, description = "Tenant slug")),
     responses(
         (status = 200, description = "The tenant", body = crate::ops::docs::TenantRead),

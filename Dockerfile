@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# Tenantry: one image for every role; the subcommand picks it (`serve`, `worker`, `migrate`, `admin`).
+# Tenantry: one image for every role; the subcommand picks it (`serve`, `worker`, `migrate`, `admin`). `serve`
+# also serves the web console (web/, built here) at `/`.
 #
 #   docker build -t tenantry:local .
 #   docker run --rm tenantry:local --help
@@ -7,10 +8,23 @@
 # Needs BuildKit (the default builder since Docker 23) for the cache mounts: the cargo registry and the target
 # directory survive between builds, so a source change recompiles only the workspace crates.
 # No protoc is needed (temporalio-client is built with `vendored-protox`), and the SQL migrations are compiled into
-# the binary (`sqlx::migrate!`), so the runtime image holds nothing but the binary. See docs/deploy.md.
+# the binary (`sqlx::migrate!`), so the runtime image holds the binary and the console's static files. See
+# docs/deploy.md.
 
 ARG RUST_VERSION=1.95
+ARG NODE_VERSION=22
 ARG DEBIAN_RELEASE=bookworm
+
+# ---- web console -------------------------------------------------------------------------------------------------
+FROM node:${NODE_VERSION}-${DEBIAN_RELEASE}-slim AS console
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+# `npm install`, not `npm ci`: the lock cannot record one of vite's optional packages (scripts/lib.sh, ensure_web_deps).
+# No browsers: Playwright is only for the end-to-end tests.
+RUN --mount=type=cache,target=/root/.npm,sharing=locked \
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error
+COPY web ./
+RUN npm run build
 
 # ---- build -----------------------------------------------------------------------------------------------------
 FROM rust:${RUST_VERSION}-${DEBIAN_RELEASE} AS build
@@ -36,6 +50,9 @@ RUN apt-get update \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
        --shell /usr/sbin/nologin tenantry
 COPY --from=build /out/tenantry /usr/local/bin/tenantry
+# The binary serves the console from `web/dist` below its working directory (crates/http/src/console.rs).
+WORKDIR /app
+COPY --from=console /web/dist /app/web/dist
 
 LABEL org.opencontainers.image.title="tenantry" \
       org.opencontainers.image.description="Multi-tenant SaaS backend: API, Temporal workers, migrations" \

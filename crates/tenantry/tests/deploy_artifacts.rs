@@ -946,17 +946,48 @@ fn dockerfile_is_multi_stage_non_root_and_runs_tenantry() {
     let froms = of("FROM");
     assert!(froms.len() >= 2, "multi-stage build expected: {froms:?}");
     assert!(
-        froms[0].starts_with("rust:"),
-        "build stage on the official rust image: {}",
-        froms[0]
+        froms.iter().any(|f| f.starts_with("rust:")),
+        "a build stage on the official rust image: {froms:?}"
+    );
+    let runtime = *froms.last().unwrap();
+    assert!(
+        !runtime.starts_with("rust:") && !runtime.starts_with("node:"),
+        "the runtime stage must not be a build image: {runtime}"
+    );
+    // The runtime stage: the instructions after the last FROM.
+    let last_from = instructions.iter().rposition(|(o, _)| o == "FROM").unwrap();
+    let final_stage = &instructions[last_from + 1..];
+    let final_of = |op: &str| -> Vec<&str> {
+        final_stage
+            .iter()
+            .filter(|(o, _)| o == op)
+            .map(|(_, r)| r.as_str())
+            .collect()
+    };
+    assert!(
+        final_of("COPY")
+            .iter()
+            .any(|c| c.starts_with("--from=") && c.ends_with("/usr/local/bin/tenantry")),
+        "the runtime stage copies the binary from the build stage onto the PATH"
+    );
+    // `serve` serves the console from `web/dist` below the working directory: the image must have it there.
+    let workdir = *final_of("WORKDIR")
+        .last()
+        .expect("a WORKDIR in the runtime stage");
+    let console_dir = format!(
+        "{}/{}",
+        workdir.trim_end_matches('/'),
+        tenantry_http::console::DEFAULT_DIR
     );
     assert!(
-        !froms.last().unwrap().starts_with("rust:"),
-        "the runtime stage must not be the build image"
+        final_of("COPY")
+            .iter()
+            .any(|c| c.starts_with("--from=") && c.split_whitespace().last() == Some(&console_dir)),
+        "the runtime stage must copy the built web console to {console_dir}"
     );
     assert!(
-        of("COPY").iter().any(|c| c.starts_with("--from=")),
-        "the runtime stage copies the binary from the build stage"
+        of("RUN").iter().any(|r| r.contains("npm run build")),
+        "the web console is built in the image (npm run build)"
     );
     // The toolchain is at least the workspace's rust-version.
     let rust_arg = of("ARG")
@@ -978,7 +1009,7 @@ fn dockerfile_is_multi_stage_non_root_and_runs_tenantry() {
     );
     // The build reads the migrations (`sqlx::migrate!` embeds them) and the workspace manifests.
     let copies = of("COPY").join("\n");
-    for needed in ["Cargo.toml", "Cargo.lock", "crates", "migrations"] {
+    for needed in ["Cargo.toml", "Cargo.lock", "crates", "migrations", "web"] {
         assert!(
             copies.contains(needed),
             "the build stage must COPY {needed}"
@@ -1039,7 +1070,7 @@ fn dockerfile_is_multi_stage_non_root_and_runs_tenantry() {
             ".dockerignore must exclude {excluded}"
         );
     }
-    for kept in ["crates", "migrations", "Cargo.toml", "Cargo.lock"] {
+    for kept in ["crates", "migrations", "Cargo.toml", "Cargo.lock", "web"] {
         assert!(
             !ignore.iter().any(|l| l == kept || l == &format!("/{kept}")),
             ".dockerignore excludes {kept}, which the build needs"

@@ -48,6 +48,8 @@ pub struct LoadOpts {
     /// Registrations driven concurrently (100 ms polling).
     pub registrations: usize,
     pub registration_concurrency: usize,
+    /// Extra environment of the `tenantry serve` / `tenantry worker` children (e.g. allocator settings).
+    pub child_env: Vec<(String, String)>,
 }
 
 pub struct Scenario {
@@ -84,6 +86,23 @@ pub struct LoadRun {
     pub cpu: CpuUse,
 }
 
+impl LoadRun {
+    /// Where it ran, with the children's extra environment if any.
+    pub fn label(&self) -> String {
+        if self.mode == Mode::Process && !self.opts.child_env.is_empty() {
+            let env: Vec<String> = self
+                .opts
+                .child_env
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            format!("{}, {}", self.mode.label(), env.join(" "))
+        } else {
+            self.mode.label().to_owned()
+        }
+    }
+}
+
 pub async fn run(
     opts: &LoadOpts,
     place: Where,
@@ -97,6 +116,9 @@ pub async fn run(
     let mut runs = Vec::new();
     for &mode in modes {
         println!("== load, {} ==", mode.label());
+        if mode == Mode::Process && !opts.child_env.is_empty() {
+            println!("   children's extra environment: {:?}", opts.child_env);
+        }
         let run = run_mode(opts, mode, bin).await?;
         print(&run);
         runs.push(run);
@@ -190,18 +212,15 @@ async fn run_with(
             let bin = bin.context("separate processes need the tenantry binary")?;
             let port = free_port()?;
             let bind = format!("127.0.0.1:{port}");
-            children.push(Child::spawn(
-                bin,
-                &["serve"],
-                &app.vars,
-                &[("BIND_ADDR", &bind)],
-            )?);
-            children.push(Child::spawn(
-                bin,
-                &["worker"],
-                &app.vars,
-                &[("WORKER_HEALTH_PORT", "0")],
-            )?);
+            let extra: Vec<(&str, &str)> = opts
+                .child_env
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let serve_env = [&[("BIND_ADDR", bind.as_str())], extra.as_slice()].concat();
+            let worker_env = [&[("WORKER_HEALTH_PORT", "0")], extra.as_slice()].concat();
+            children.push(Child::spawn(bin, &["serve"], &app.vars, &serve_env)?);
+            children.push(Child::spawn(bin, &["worker"], &app.vars, &worker_env)?);
             let target = Target::new(format!("http://{bind}"))?;
             if let Err(e) = target.wait_healthy(Duration::from_secs(30)).await {
                 for c in children.iter_mut() {
@@ -238,23 +257,6 @@ async fn run_with(
     let temporal_pid = crate::sys::temporal_server_pid(&app.settings.temporal_host);
     let pids: Vec<u32> = children.iter().map(Child::pid).collect();
     let cpu_before = CpuSnapshot::take(temporal_pid.as_deref(), &pids);
-
-    let argon2_raw = crate::login::raw_argon2_rate(app, duration).await?;
-    let select1 = {
-        let pool = app.pool.clone();
-        drive(
-            opts.concurrency,
-            Until::Elapsed(duration),
-            op(move |_, _| {
-                let pool = pool.clone();
-                async move {
-                    sqlx::query("SELECT 1").execute(&pool).await?;
-                    Ok(())
-                }
-            }),
-        )
-        .await?
-    };
 
     let mut scenarios = Vec::new();
     let health = {
@@ -381,6 +383,25 @@ async fn run_with(
     }
     let loaded = memory(mode, children);
     let cpu_after = CpuSnapshot::take(temporal_pid.as_deref(), &pids);
+
+    // The references run last, so the memory and CPU figures above are the API's alone (in-process, the
+    // raw Argon2id threads would otherwise count as the API's memory).
+    let argon2_raw = crate::login::raw_argon2_rate(app, duration).await?;
+    let select1 = {
+        let pool = app.pool.clone();
+        drive(
+            opts.concurrency,
+            Until::Elapsed(duration),
+            op(move |_, _| {
+                let pool = pool.clone();
+                async move {
+                    sqlx::query("SELECT 1").execute(&pool).await?;
+                    Ok(())
+                }
+            }),
+        )
+        .await?
+    };
 
     let memory = started
         .into_iter()

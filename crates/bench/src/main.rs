@@ -96,6 +96,7 @@ impl LoadArgs {
             sequential: self.sequential,
             registrations: self.registrations,
             registration_concurrency: self.registration_concurrency,
+            child_env: Vec::new(),
         }
     }
 }

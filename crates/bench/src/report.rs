@@ -28,6 +28,7 @@ fn sizes(quick: bool, tenants: Option<usize>) -> Sizes {
                 sequential: 3,
                 registrations: 10,
                 registration_concurrency: 5,
+                child_env: Vec::new(),
             },
             CapOpts {
                 tenants: 50,
@@ -45,6 +46,7 @@ fn sizes(quick: bool, tenants: Option<usize>) -> Sizes {
                 sequential: 10,
                 registrations: 50,
                 registration_concurrency: 10,
+                child_env: Vec::new(),
             },
             CapOpts {
                 tenants: 1000,
@@ -164,13 +166,13 @@ fn write_plots(dir: &Path, loads: &[LoadRun], cap: &CapacityRun) -> anyhow::Resu
         let mut series: Vec<(String, &[Duration])> = Vec::new();
         for l in loads {
             if let Some(s) = l.scenarios.iter().find(|s| s.key == key) {
-                series.push((l.mode.label().to_owned(), &s.samples.lat));
+                series.push((l.label(), &s.samples.lat));
             }
         }
         if matches!(key, "users-me" | "projects-list") {
-            for l in loads {
+            for l in loads.iter().filter(|l| l.opts.child_env.is_empty()) {
                 series.push((
-                    format!("SELECT 1 on the pool ({})", l.mode.label()),
+                    format!("SELECT 1 on the pool ({})", l.label()),
                     &l.select1.lat,
                 ));
             }
@@ -186,16 +188,13 @@ fn write_plots(dir: &Path, loads: &[LoadRun], cap: &CapacityRun) -> anyhow::Resu
     }
     let mut series: Vec<(String, &[Duration])> = Vec::new();
     for l in loads {
-        series.push((
-            format!("one at a time, {}", l.mode.label()),
-            &l.sequential.lat,
-        ));
+        series.push((format!("one at a time, {}", l.label()), &l.sequential.lat));
         series.push((
             format!(
                 "{} at concurrency {}, {}",
                 l.opts.registrations,
                 l.opts.registration_concurrency,
-                l.mode.label()
+                l.label()
             ),
             &l.registrations.lat,
         ));
@@ -296,7 +295,7 @@ struct Limit {
 fn limits(loads: &[LoadRun], cap: &CapacityRun, cores: usize) -> Vec<Limit> {
     let mut out = Vec::new();
     for l in loads {
-        let mode = l.mode.label();
+        let mode = l.label();
         if let Some(s) = l.scenarios.iter().find(|s| s.key == "login") {
             out.push(Limit {
                 scenario: format!("POST /api/v1/auth/login, {mode}"),
@@ -453,8 +452,8 @@ fn markdown(
          `DATABASE_MAX_CONNECTIONS={}`, task queues of its own on the shared Temporal dev server. The load client runs \
          in the same process, on the same {} cores. \"In-process\" means the API, outbox relay and worker run inside \
          the bench process; \"separate processes\" means the real binary, `tenantry serve` (API + relay, load pointed \
-         at its port) and `tenantry worker`, spawned with the same settings. The `provision` and `login` subcommands \
-         measure subsets of this: their figures are the \"one at a time\" and login rows below.",
+         at its port) and `tenantry worker`, spawned with the same settings. The `provision` and `login` subcommands measure subsets of this: \
+         their figures are the \"one at a time\" and login rows below.",
         loads.first().map_or("10", |l| l.pool_size.as_str()),
         m.cores
     )?;
@@ -522,7 +521,7 @@ fn markdown(
     )?;
     writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|")?;
     for l in loads {
-        let mode = l.mode.label();
+        let mode = l.label();
         for s in &l.scenarios {
             let extra = if s.key == "login" {
                 format!(
@@ -598,7 +597,7 @@ fn markdown(
             writeln!(
                 md,
                 "| {} | {what} | {:.0} | {} | {} |",
-                l.mode.label(),
+                l.label(),
                 s.rate() * 60.0,
                 latency_cells(s),
                 s.errors
@@ -619,19 +618,24 @@ fn markdown(
     writeln!(md)?;
     for l in loads {
         let mut before = l.memory.first().map_or(0, |m| m.idle.rss_kib);
-        let mut growth: Option<(&str, u64)> = None;
+        let mut growth: Option<(String, u64)> = None;
         for s in &l.scenarios {
             let up = s.api_rss_after.rss_kib.saturating_sub(before);
-            if growth.is_none_or(|(_, g)| up > g) {
-                growth = Some((s.name, up));
+            if growth.as_ref().is_none_or(|(_, g)| up > *g) {
+                growth = Some((format!("`{}`", s.name), up));
             }
             before = s.api_rss_after.rss_kib;
+        }
+        let end = l.memory.first().map_or(before, |m| m.loaded.rss_kib);
+        let up = end.saturating_sub(before);
+        if growth.as_ref().is_none_or(|(_, g)| up > *g) {
+            growth = Some(("the registrations".to_owned(), up));
         }
         if let Some((name, up)) = growth {
             writeln!(
                 md,
-                "- {}: the largest growth of the API process was during `{name}`: +{:.0} MiB.",
-                l.mode.label(),
+                "- {}: the largest growth of the API process was during {name}: +{:.0} MiB.",
+                l.label(),
                 up as f64 / 1024.0
             )?;
         }
@@ -647,7 +651,7 @@ fn markdown(
             writeln!(
                 md,
                 "| {} | `{}` | {:.1} MiB | {:.1} MiB | {:.1} MiB | {:.1} MiB |",
-                l.mode.label(),
+                l.label(),
                 r.process,
                 r.started.rss_mib(),
                 r.idle.rss_mib(),
@@ -659,7 +663,8 @@ fn markdown(
     writeln!(md)?;
     writeln!(
         md,
-        "CPU seconds during each load phase (all scenarios, including the Argon2id and `SELECT 1` references):"
+        "CPU seconds during each load phase (the HTTP scenarios and registrations; the Argon2id and `SELECT 1` \
+         references run afterwards):"
     )?;
     writeln!(md)?;
     writeln!(
@@ -671,7 +676,7 @@ fn markdown(
         writeln!(
             md,
             "| {} | {:.0} s | {:.1} s{} | {:.1} s | {} | {:.0}% |",
-            l.mode.label(),
+            l.label(),
             l.cpu.wall.as_secs_f64(),
             l.cpu.ours,
             if l.mode == Mode::Process {
@@ -816,12 +821,16 @@ fn markdown(
     for r in &cap.migrations {
         writeln!(
             md,
-            "| {} | {} | {} | {:.2} s | {:.0} | `{}` |",
+            "| {} | {} | {} | {:.2} s | {} | `{}` |",
             r.kind.label(),
             r.concurrency,
             r.schemas,
             r.wall.as_secs_f64(),
-            r.schemas_per_s(),
+            if r.kind == MigrationKind::NothingPending {
+                "– (no schema touched)".to_owned()
+            } else {
+                format!("{:.0}", r.schemas_per_s())
+            },
             r.summary
         )?;
     }

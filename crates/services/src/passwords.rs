@@ -1,11 +1,10 @@
 //! Argon2id hashing off the async executor, bounded by a semaphore sized to the cores, behind a trait so
 //! tests can count verifications (exactly one on every login path).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use argon2::{
-    Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier as _, Version,
-};
+use argon2::password_hash::phc::{Output, ParamsString, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
 use tenantry_settings::Argon2Params;
 use tokio::sync::Semaphore;
 
@@ -28,34 +27,111 @@ pub trait PasswordHasher: Send + Sync {
     fn needs_rehash(&self, phc: &str) -> bool;
 }
 
+/// Argon2id over reused memory. Each hash needs `m` KiB of blocks (19 MiB by default); allocating them per
+/// call makes glibc keep the freed blocks of every blocking thread's arena resident (the login benchmark saw
+/// the API grow past 700 MiB). At most one buffer per concurrent hash is kept instead, and
+/// [`Passwords`] bounds the concurrency to the cores.
 pub struct Argon2Hasher {
     params: Params,
+    spare: Mutex<Vec<Vec<Block>>>,
 }
 
 impl Argon2Hasher {
     pub fn new(p: &Argon2Params) -> Result<Self, PasswordError> {
         let params = Params::new(p.memory_kib, p.iterations, p.parallelism, None)
             .map_err(|e| PasswordError::Params(e.to_string()))?;
-        Ok(Self { params })
+        Ok(Self {
+            params,
+            spare: Mutex::new(Vec::new()),
+        })
     }
 
-    fn argon2(&self) -> Argon2<'static> {
-        Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
+    /// Runs Argon2 into `out` with a buffer from the spare list (grown if these parameters need more).
+    fn compute(
+        &self,
+        argon2: &Argon2<'_>,
+        params: &Params,
+        password: &[u8],
+        salt: &[u8],
+        out: &mut [u8],
+    ) -> Result<(), argon2::Error> {
+        let needed = params.block_count();
+        let mut blocks = self
+            .spare
+            .lock()
+            .ok()
+            .and_then(|mut spare| spare.pop())
+            .unwrap_or_default();
+        if blocks.len() < needed {
+            blocks.resize(needed, Block::default());
+        }
+        let result =
+            argon2.hash_password_into_with_memory(password, salt, out, &mut blocks[..needed]);
+        if let Ok(mut spare) = self.spare.lock() {
+            spare.push(blocks);
+        }
+        result
     }
 }
 
 impl PasswordHasher for Argon2Hasher {
     fn hash(&self, password: &str) -> Result<String, PasswordError> {
-        self.argon2()
-            .hash_password(password.as_bytes())
-            .map(|h| h.to_string())
-            .map_err(|e| PasswordError::Hash(e.to_string()))
+        let err = |e: &dyn std::fmt::Display| PasswordError::Hash(e.to_string());
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone());
+        let salt = Salt::generate();
+        let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+        self.compute(
+            &argon2,
+            &self.params,
+            password.as_bytes(),
+            salt.as_ref(),
+            &mut out,
+        )
+        .map_err(|e| err(&e))?;
+        let phc = PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(&self.params).map_err(|e| err(&e))?,
+            salt: Some(salt),
+            hash: Some(Output::new(&out).map_err(|e| err(&e))?),
+        };
+        Ok(phc.to_string())
     }
 
     fn verify(&self, password: &str, phc: &str) -> bool {
-        self.argon2()
-            .verify_password(password.as_bytes(), phc)
-            .is_ok()
+        let Ok(stored) = PasswordHash::new(phc) else {
+            return false;
+        };
+        let (Some(salt), Some(expected)) = (&stored.salt, &stored.hash) else {
+            return false;
+        };
+        let (Ok(algorithm), Ok(params)) = (
+            Algorithm::try_from(stored.algorithm.as_str()),
+            Params::try_from(&stored),
+        ) else {
+            return false;
+        };
+        let version = match stored.version.map(Version::try_from) {
+            None => Version::default(),
+            Some(Ok(v)) => v,
+            Some(Err(_)) => return false,
+        };
+        let mut out = vec![0u8; expected.len()];
+        let argon2 = Argon2::new(algorithm, version, params.clone());
+        if self
+            .compute(
+                &argon2,
+                &params,
+                password.as_bytes(),
+                salt.as_ref(),
+                &mut out,
+            )
+            .is_err()
+        {
+            return false;
+        }
+        // `Output`'s equality is constant-time.
+        Output::new(&out).is_ok_and(|computed| &computed == expected)
     }
 
     fn needs_rehash(&self, phc: &str) -> bool {
@@ -143,6 +219,54 @@ mod tests {
             iterations: 1,
             parallelism: 1,
         }
+    }
+
+    #[test]
+    fn pooled_hashes_agree_with_the_argon2_crate_both_ways() {
+        use argon2::{PasswordHasher as _, PasswordVerifier as _};
+        let ours = Argon2Hasher::new(&cheap()).unwrap();
+        let theirs = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(64, 1, 1, None).unwrap(),
+        );
+        let phc = ours.hash("correct horse").unwrap();
+        assert!(
+            theirs
+                .verify_password(b"correct horse", phc.as_str())
+                .is_ok()
+        );
+        assert!(
+            theirs
+                .verify_password(b"correct horsf", phc.as_str())
+                .is_err()
+        );
+        let lib = theirs.hash_password(b"correct horse").unwrap().to_string();
+        assert!(ours.verify("correct horse", &lib));
+        assert!(!ours.verify("correct horsf", &lib));
+        // Other parameters than the configured ones (a stored hash from before a change) still verify.
+        let bigger = Argon2Hasher::new(&Argon2Params {
+            memory_kib: 256,
+            iterations: 2,
+            parallelism: 2,
+        })
+        .unwrap()
+        .hash("correct horse")
+        .unwrap();
+        assert!(ours.verify("correct horse", &bigger));
+        assert!(!ours.verify("correct horse", "$argon2id$v=19$m=64,t=1,p=1$c2FsdA$"));
+        assert!(!ours.verify("correct horse", "not a phc string"));
+    }
+
+    #[test]
+    fn memory_is_reused_rather_than_allocated_per_hash() {
+        let ours = Argon2Hasher::new(&cheap()).unwrap();
+        for _ in 0..5 {
+            ours.hash("correct horse").unwrap();
+        }
+        let spare = ours.spare.lock().unwrap();
+        assert_eq!(spare.len(), 1, "sequential hashes share one buffer");
+        assert_eq!(spare[0].len(), 64, "64 KiB = 64 blocks of 1 KiB");
     }
 
     #[tokio::test]

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use metrics_exporter_prometheus::PrometheusHandle;
-use sqlx::PgPool;
 use tenantry_ratelimit::RateLimiter;
 use tenantry_services::Services;
 use tenantry_services::health::Probe;
 use tenantry_settings::Settings;
+use tenantry_store::Db;
 
 use crate::ops::cache::ProbeCache;
 
@@ -20,7 +20,7 @@ pub struct AppState {
 
 struct Inner {
     settings: Arc<Settings>,
-    db: PgPool,
+    db: Db,
     services: Services,
     rate_limiter: RateLimiter,
     lifecycle: Lifecycle,
@@ -39,7 +39,7 @@ pub struct Probes {
 
 pub struct AppStateParts {
     pub settings: Arc<Settings>,
-    pub db: PgPool,
+    pub db: Db,
     pub services: Services,
     pub rate_limiter: RateLimiter,
     pub probes: Probes,
@@ -67,7 +67,7 @@ impl AppState {
         &self.inner.settings
     }
 
-    pub fn db(&self) -> &PgPool {
+    pub fn db(&self) -> &Db {
         &self.inner.db
     }
 

@@ -8,8 +8,9 @@ use crate::context::Services;
 impl Services {
     pub(crate) async fn audit_alone(&self, ctx: &AuditContext, row: NewAudit<'_>) {
         let written = async {
-            let mut conn = self.db.acquire().await?;
-            audit::insert(&mut conn, ctx, &row).await
+            let mut tx = self.db.begin().await?;
+            audit::insert(&mut tx, ctx, &row).await?;
+            tx.commit().await
         }
         .await;
         if let Err(e) = written {

@@ -1,9 +1,9 @@
-//! What every use case reaches: the pool, settings and password hashing.
+//! What every use case reaches: the database, settings and password hashing.
 
 use std::sync::Arc;
 
-use sqlx::PgPool;
 use tenantry_settings::Settings;
+use tenantry_store::Db;
 
 use crate::auth::TokenKeys;
 use crate::error::ServiceError;
@@ -12,7 +12,7 @@ use crate::tenant_directory::TenantDirectory;
 
 #[derive(Clone)]
 pub struct Services {
-    pub db: PgPool,
+    pub db: Db,
     pub settings: Arc<Settings>,
     pub passwords: Passwords,
     pub token_keys: TokenKeys,
@@ -21,7 +21,7 @@ pub struct Services {
 
 impl Services {
     pub fn new(
-        db: PgPool,
+        db: Db,
         settings: Arc<Settings>,
         passwords: Passwords,
     ) -> Result<Self, ServiceError> {

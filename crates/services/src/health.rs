@@ -10,16 +10,14 @@ pub trait Probe: Send + Sync {
     async fn check(&self) -> Result<(), String>;
 }
 
-/// `SELECT 1` on the pool.
+/// `SELECT 1` on the application pool (simple protocol: safe behind a transaction-mode pooler).
 pub struct DatabaseProbe(pub sqlx::PgPool);
 
 #[async_trait]
 impl Probe for DatabaseProbe {
     async fn check(&self) -> Result<(), String> {
-        sqlx::query("SELECT 1")
-            .execute(&self.0)
+        tenantry_store::ping(&self.0)
             .await
-            .map(|_| ())
             .map_err(|e| e.to_string())
     }
 }

@@ -269,7 +269,7 @@ impl Services {
 
     /// `GET /invites/{id}` (other tenants' invites are not found).
     pub async fn invite(&self, tenant_id: Uuid, invite_id: Uuid) -> ServiceResult<InviteView> {
-        let mut conn = self.db.acquire().await?;
+        let mut conn = self.db.read().await?;
         invites::by_id(&mut conn, tenant_id, invite_id)
             .await?
             .map(|i| InviteView::from(&i))
@@ -283,7 +283,7 @@ impl Services {
         status: Option<&str>,
         page: &PageRequest,
     ) -> ServiceResult<Page<InviteView>> {
-        let mut conn = self.db.acquire().await?;
+        let mut conn = self.db.read().await?;
         let rows = invites::list(&mut conn, tenant_id, status, page.after(), page.fetch()).await?;
         Ok(Page::from_rows(
             rows,
@@ -296,7 +296,7 @@ impl Services {
     /// `GET /invites/t/{token}`: only a live invite of a usable tenant is shown.
     pub async fn invite_info(&self, token: &str) -> ServiceResult<InviteInfo> {
         let not_found = || ServiceError::NotFound("Invalid or expired invite".to_owned());
-        let mut conn = self.db.acquire().await?;
+        let mut conn = self.db.read().await?;
         let invite = invites::by_token_hash(&mut conn, &token_hash(token))
             .await?
             .filter(|i| i.live && i.tenant_usable)
@@ -319,7 +319,7 @@ impl Services {
         ctx: &AuditContext,
     ) -> ServiceResult<InviteAccepted> {
         let invite = {
-            let mut conn = self.db.acquire().await?;
+            let mut conn = self.db.read().await?;
             invites::by_token_hash(&mut conn, &token_hash(&cmd.token)).await?
         }
         .filter(|i| i.live)
@@ -331,7 +331,7 @@ impl Services {
             return Err(bad("Tenant is no longer available"));
         }
         let existing = {
-            let mut conn = self.db.acquire().await?;
+            let mut conn = self.db.read().await?;
             users::by_email(&mut conn, cmd.email.as_str()).await?
         };
         let new_hash = match &existing {
@@ -371,7 +371,7 @@ impl Services {
             }
         };
         if let Some(user) = &existing {
-            let mut conn = self.db.acquire().await?;
+            let mut conn = self.db.read().await?;
             if matches!(
                 tenantry_store::sessions::membership(&mut conn, user.id, invite.tenant_id).await?,
                 Some((_, true))

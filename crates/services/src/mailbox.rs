@@ -25,7 +25,7 @@ pub struct MailboxItem {
 
 impl Services {
     pub async fn mailbox(&self, to: &Email, limit: u8) -> ServiceResult<Vec<MailboxItem>> {
-        let mut conn = self.db.acquire().await?;
+        let mut conn = self.db.read().await?;
         let rows = email::mailbox(&mut conn, to.as_str(), i64::from(limit)).await?;
         Ok(rows
             .into_iter()

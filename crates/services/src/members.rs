@@ -65,7 +65,7 @@ impl Services {
         include_inactive: bool,
         page: &PageRequest,
     ) -> ServiceResult<Page<MemberView>> {
-        let mut conn = self.db.acquire().await?;
+        let mut conn = self.db.read().await?;
         let rows = memberships::list(
             &mut conn,
             tenant_id,

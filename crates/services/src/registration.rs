@@ -42,7 +42,7 @@ impl Services {
     ) -> ServiceResult<Registered> {
         let schema = SchemaName::from_slug(&cmd.slug);
         {
-            let mut conn = self.db.acquire().await?;
+            let mut conn = self.db.read().await?;
             if tenants::slug_taken(&mut conn, cmd.slug.as_str(), schema.as_str()).await? {
                 return Err(slug_conflict(cmd.slug.as_str()));
             }

@@ -74,7 +74,7 @@ impl Services {
         ctx: &AuditContext,
     ) -> ServiceResult<TokenPair> {
         let (user, member) = {
-            let mut conn = self.db.acquire().await?;
+            let mut conn = self.db.read().await?;
             users::with_membership(&mut conn, email.as_str(), tenant.id).await?
         };
         let password_ok = self
@@ -179,8 +179,9 @@ impl Services {
     pub(crate) async fn rehash(&self, user: &users::UserRow, password: &LoginPassword) {
         let rehashed = async {
             let new = self.passwords.hash(password.expose().to_owned()).await?;
-            let mut conn = self.db.acquire().await?;
-            users::rehash_password(&mut conn, user.id, &user.hashed_password, &new).await?;
+            let mut tx = self.db.begin().await?;
+            users::rehash_password(&mut tx, user.id, &user.hashed_password, &new).await?;
+            tx.commit().await?;
             Ok::<_, ServiceError>(())
         }
         .await;
@@ -328,7 +329,7 @@ impl Services {
         caller: &Principal,
         page: &PageRequest,
     ) -> ServiceResult<Page<SessionView>> {
-        let mut conn = self.db.acquire().await?;
+        let mut conn = self.db.read().await?;
         let rows =
             sessions::list_active(&mut conn, caller.user_id, page.after(), page.fetch()).await?;
         Ok(Page::from_rows(

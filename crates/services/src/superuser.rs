@@ -177,7 +177,7 @@ impl Services {
         ctx: &AuditContext,
     ) -> ServiceResult<ConsoleToken> {
         let user = {
-            let mut conn = self.db.acquire().await?;
+            let mut conn = self.db.read().await?;
             users::by_email(&mut conn, email.as_str()).await?
         };
         let password_ok = self
@@ -263,7 +263,7 @@ impl Services {
         status: Option<TenantStatus>,
         page: &PageRequest,
     ) -> ServiceResult<Page<TenantView>> {
-        let mut conn = self.db.acquire().await?;
+        let mut conn = self.db.read().await?;
         let rows = tenants::all(
             &mut conn,
             status.map(TenantStatus::as_str),
@@ -415,7 +415,7 @@ impl Services {
         filter: &AuditFilter<'_>,
         page: &PageRequest,
     ) -> ServiceResult<Page<AuditLogView>> {
-        let mut conn = self.db.acquire().await?;
+        let mut conn = self.db.read().await?;
         let rows = audit::list_for_tenant(&mut conn, tenant_id, filter, page.after(), page.fetch())
             .await?;
         Ok(Page::from_rows(
@@ -435,9 +435,9 @@ impl Services {
         password: &NewPassword,
     ) -> ServiceResult<UserView> {
         let hash = self.passwords.hash(password.expose().to_owned()).await?;
-        let mut conn = self.db.acquire().await?;
+        let mut tx = self.db.begin().await?;
         let created = users::insert_if_absent(
-            &mut conn,
+            &mut tx,
             &users::NewUser {
                 id: Uuid::now_v7(),
                 email: email.as_str(),
@@ -448,6 +448,7 @@ impl Services {
             },
         )
         .await?;
+        tx.commit().await?;
         created
             .as_ref()
             .map(UserView::from)
@@ -456,19 +457,19 @@ impl Services {
 
     /// Whether an account uses `email` (the CLI asks before prompting for a password).
     pub async fn email_registered(&self, email: &Email) -> ServiceResult<bool> {
-        let mut conn = self.db.acquire().await?;
+        let mut conn = self.db.read().await?;
         Ok(users::by_email(&mut conn, email.as_str()).await?.is_some())
     }
 
     /// `tenantry admin grant-superuser | revoke-superuser`: returns the previous value; 404 when no
     /// account has this email.
     pub async fn set_superuser(&self, email: &Email, is_superuser: bool) -> ServiceResult<bool> {
-        let mut conn = self.db.acquire().await?;
-        users::set_superuser(&mut conn, email.as_str(), is_superuser)
-            .await?
-            .ok_or_else(|| {
-                ServiceError::NotFound(format!("No user with email '{}'", email.as_str()))
-            })
+        let mut tx = self.db.begin().await?;
+        let previous = users::set_superuser(&mut tx, email.as_str(), is_superuser).await?;
+        tx.commit().await?;
+        previous.ok_or_else(|| {
+            ServiceError::NotFound(format!("No user with email '{}'", email.as_str()))
+        })
     }
 }
 

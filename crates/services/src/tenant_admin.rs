@@ -139,7 +139,7 @@ impl Services {
         ctx: &AuditContext,
     ) -> ServiceResult<DeletionStarted> {
         let hash = {
-            let mut conn = self.db.acquire().await?;
+            let mut conn = self.db.read().await?;
             users::by_id(&mut conn, actor.user_id)
                 .await?
                 .map(|u| u.hashed_password)
@@ -295,8 +295,12 @@ impl Services {
 
     /// `GET /tenants/{slug}/status` for superusers.
     pub async fn tenant_status(&self, slug: &str) -> ServiceResult<TenantStatusView> {
-        let mut conn = self.db.acquire().await?;
         let not_found = || ServiceError::NotFound(format!("Tenant '{slug}' not found"));
+        // No tenant has a malformed slug; and one holding U+0000 would fail the query itself.
+        if Slug::parse(slug).is_err() {
+            return Err(not_found());
+        }
+        let mut conn = self.db.read().await?;
         let t = tenants::by_slug(&mut conn, slug)
             .await?
             .ok_or_else(not_found)?;

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tenantry_domain::Slug;
+use tenantry_store::Db;
 use tenantry_store::tenants::{self, TenantRow};
 use tokio_util::sync::CancellationToken;
 
@@ -15,7 +15,7 @@ const TTL: Duration = Duration::from_secs(5);
 
 #[derive(Clone)]
 pub struct TenantDirectory {
-    db: PgPool,
+    db: Db,
     cache: moka::future::Cache<String, TenantRow>,
 }
 
@@ -29,7 +29,7 @@ pub struct ResolvedTenant {
 }
 
 impl TenantDirectory {
-    pub fn new(db: PgPool) -> Self {
+    pub fn new(db: Db) -> Self {
         Self {
             db,
             cache: moka::future::Cache::builder()
@@ -86,12 +86,13 @@ impl TenantDirectory {
         self.cache.invalidate_all();
     }
 
-    /// Listens for tenant changes until `shutdown`, reconnecting after database restarts.
+    /// Listens for tenant changes until `shutdown`, reconnecting after database restarts. LISTEN needs a
+    /// session, so it runs on the session pool (PostgreSQL itself behind a transaction-mode pooler).
     pub fn spawn_invalidation(&self, shutdown: CancellationToken) {
         let this = self.clone();
         tokio::spawn(async move {
             loop {
-                if let Ok(mut listener) = PgListener::connect_with(&this.db).await
+                if let Ok(mut listener) = PgListener::connect_with(this.db.session_pool()).await
                     && listener.listen("tenantry_tenant_changed").await.is_ok()
                 {
                     {

@@ -22,7 +22,7 @@ fn tenant_not_found() -> ServiceError {
 impl Services {
     pub async fn provisioning_status(&self, raw_slug: &str) -> ServiceResult<ProvisioningView> {
         let slug = Slug::parse(raw_slug).map_err(|_| tenant_not_found())?;
-        let mut conn = self.db.acquire().await?;
+        let mut conn = self.db.read().await?;
         let tenant = tenants::by_slug(&mut conn, slug.as_str())
             .await?
             .ok_or_else(tenant_not_found)?;
@@ -57,7 +57,7 @@ impl Services {
         caller: &crate::auth::Principal,
         page: &crate::pagination::PageRequest,
     ) -> ServiceResult<crate::pagination::Page<crate::tenant_admin::TenantView>> {
-        let mut conn = self.db.acquire().await?;
+        let mut conn = self.db.read().await?;
         let rows =
             tenants::for_member(&mut conn, caller.user_id, page.after(), page.fetch()).await?;
         Ok(crate::pagination::Page::from_rows(
@@ -76,7 +76,7 @@ impl Services {
         raw_slug: &str,
     ) -> ServiceResult<crate::tenant_admin::TenantView> {
         let slug = Slug::parse(raw_slug).map_err(|_| tenant_not_found())?;
-        let mut conn = self.db.acquire().await?;
+        let mut conn = self.db.read().await?;
         let tenant = tenants::by_slug(&mut conn, slug.as_str())
             .await?
             .ok_or_else(tenant_not_found)?;

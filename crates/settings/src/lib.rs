@@ -42,6 +42,26 @@ pub enum EmailBackend {
     Smtp,
 }
 
+/// What sits between Tenantry and PostgreSQL on `DATABASE_URL` (`DATABASE_POOLER`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabasePooler {
+    /// `DATABASE_URL` is PostgreSQL itself, or a session-mode pooler (the default).
+    None,
+    /// A transaction-mode pooler (PgBouncer `pool_mode = transaction`): every statement runs inside a
+    /// transaction, prepared statements never outlive one, and the session features (LISTEN, advisory
+    /// locks, migrations) use `DATABASE_DIRECT_URL`.
+    Transaction,
+}
+
+impl DatabasePooler {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Transaction => "transaction",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Dependency {
     Database,
@@ -88,6 +108,12 @@ pub struct Settings {
     pub app_env: AppEnv,
     pub database_url: SecretString,
     pub database_max_connections: u32,
+    pub database_pooler: DatabasePooler,
+    /// PostgreSQL itself, for what needs a session (LISTEN, session advisory locks, migrations) when
+    /// `DATABASE_URL` is a transaction-mode pooler; required then, unused otherwise.
+    pub database_direct_url: Option<SecretString>,
+    /// Size of the pool on `DATABASE_DIRECT_URL` (each LISTEN holds one connection of it).
+    pub database_direct_max_connections: u32,
     pub redis_url: Option<SecretString>,
     pub temporal_host: String,
     pub temporal_namespace: String,
@@ -234,6 +260,20 @@ impl Settings {
             })
             .collect::<Result<Vec<_>, _>>()?;
 
+        let database_pooler =
+            match src.choice("DATABASE_POOLER", "none", &["none", "transaction"])? {
+                "transaction" => DatabasePooler::Transaction,
+                _ => DatabasePooler::None,
+            };
+        let database_direct_url = src.optional_secret("DATABASE_DIRECT_URL");
+        if database_pooler == DatabasePooler::Transaction && database_direct_url.is_none() {
+            return Err(SettingsError::new(
+                "DATABASE_DIRECT_URL",
+                "is required when DATABASE_POOLER=transaction: LISTEN, advisory locks and migrations \
+                 need a session on PostgreSQL itself",
+            ));
+        }
+
         let test_hooks = parse::test_hooks(&src)?;
         if app_env == AppEnv::Production && !test_hooks.is_empty() {
             return Err(SettingsError::new(
@@ -265,6 +305,14 @@ impl Settings {
             app_env,
             database_url: src.required_secret("DATABASE_URL")?,
             database_max_connections: src.number("DATABASE_MAX_CONNECTIONS", 20u32, 1, 1000)?,
+            database_pooler,
+            database_direct_url,
+            database_direct_max_connections: src.number(
+                "DATABASE_DIRECT_MAX_CONNECTIONS",
+                4u32,
+                2,
+                1000,
+            )?,
             redis_url: src.optional_secret("REDIS_URL"),
             temporal_host: src.string("TEMPORAL_HOST", "localhost:7233"),
             temporal_namespace: src.string("TEMPORAL_NAMESPACE", "default"),

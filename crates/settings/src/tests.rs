@@ -151,3 +151,43 @@ fn test_hooks_parse() {
         Some(&std::time::Duration::from_millis(3000))
     );
 }
+
+#[test]
+fn database_pooler_defaults_to_none_and_needs_a_direct_url_in_transaction_mode() {
+    let s = with(&[]).unwrap();
+    assert_eq!(s.database_pooler, DatabasePooler::None);
+    assert!(s.database_direct_url.is_none());
+    assert_eq!(s.database_direct_max_connections, 4);
+
+    let err = with(&[("DATABASE_POOLER", "transaction")]).unwrap_err();
+    assert_eq!(err.variable, "DATABASE_DIRECT_URL");
+
+    let s = with(&[
+        ("DATABASE_POOLER", "Transaction"),
+        (
+            "DATABASE_DIRECT_URL",
+            "postgres://postgres@127.0.0.1:5432/x",
+        ),
+        ("DATABASE_DIRECT_MAX_CONNECTIONS", "3"),
+    ])
+    .unwrap();
+    assert_eq!(s.database_pooler, DatabasePooler::Transaction);
+    assert_eq!(
+        s.database_direct_url.unwrap().expose_secret(),
+        "postgres://postgres@127.0.0.1:5432/x"
+    );
+    assert_eq!(s.database_direct_max_connections, 3);
+
+    assert_eq!(
+        with(&[("DATABASE_POOLER", "session")])
+            .unwrap_err()
+            .variable,
+        "DATABASE_POOLER"
+    );
+    assert_eq!(
+        with(&[("DATABASE_DIRECT_MAX_CONNECTIONS", "1")])
+            .unwrap_err()
+            .variable,
+        "DATABASE_DIRECT_MAX_CONNECTIONS"
+    );
+}

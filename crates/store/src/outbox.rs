@@ -2,9 +2,11 @@
 //! requests beside business changes, and the relay's claim / mark queries.
 
 use serde_json::Value;
-use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, Postgres, Transaction};
 use time::OffsetDateTime;
 use uuid::Uuid;
+
+use crate::db::Db;
 
 /// A start request as written by a business transaction.
 #[derive(Debug, Clone)]
@@ -135,11 +137,12 @@ pub struct OutboxStats {
     pub oldest_age_seconds: f64,
 }
 
-pub async fn stats(pool: &PgPool) -> Result<OutboxStats, sqlx::Error> {
+pub async fn stats(db: &Db) -> Result<OutboxStats, sqlx::Error> {
+    let mut conn = db.read().await?;
     let row: (i64, Option<OffsetDateTime>) = sqlx::query_as(
         "SELECT count(*), min(created_at) FROM public.workflow_start_requests WHERE dispatched_at IS NULL",
     )
-    .fetch_one(pool)
+    .fetch_one(&mut *conn)
     .await?;
     let oldest_age_seconds = row
         .1

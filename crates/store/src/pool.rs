@@ -65,8 +65,19 @@ pub fn connect_with(options: PgConnectOptions, config: &PoolConfig) -> Result<Pg
     Ok(pool)
 }
 
-/// Readiness probe: the database answers a trivial query.
+/// Connection options for a pool that goes through a transaction-mode pooler (see [`crate::Db`]): no
+/// statement cache, so no prepared-statement name is ever reused across transactions, and no
+/// `extra_float_digits` startup parameter, which PgBouncer refuses (values travel in binary, so the
+/// server's default float output changes nothing).
+pub fn for_transaction_pooler(options: PgConnectOptions) -> PgConnectOptions {
+    options.statement_cache_capacity(0).extra_float_digits(None)
+}
+
+/// Readiness probe: the database answers a trivial query. Simple protocol (one message, no prepared
+/// statement), so it is safe on a pool behind a transaction-mode pooler too.
 pub async fn ping(pool: &PgPool) -> Result<(), StoreError> {
-    sqlx::query("SELECT 1").execute(pool).await?;
+    use sqlx::Executor as _;
+
+    pool.execute(sqlx::raw_sql("SELECT 1")).await?;
     Ok(())
 }

@@ -4,13 +4,15 @@
 //! the transaction whether that commits, rolls back, or is abandoned because the owning task was
 //! cancelled (sqlx rolls the dropped transaction back before the connection is reused). A
 //! session-level `SET search_path` could outlive a cancelled task on a pooled connection and would
-//! break behind transaction-mode poolers, so it is never used.
+//! break behind transaction-mode poolers, so it is never used. The transaction comes from [`Db::begin`],
+//! so it is equally scoped when `DATABASE_URL` is a transaction-mode pooler.
 
 use std::ops::{Deref, DerefMut};
 
-use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, Postgres, Transaction};
 use tenantry_domain::SchemaName;
 
+use crate::db::Db;
 use crate::error::StoreError;
 
 /// A transaction whose `search_path` is the tenant schema only (`public` is not on it, so public
@@ -23,8 +25,8 @@ pub struct TenantTx {
 }
 
 impl TenantTx {
-    pub async fn begin(pool: &PgPool, schema: &SchemaName) -> Result<TenantTx, StoreError> {
-        let mut tx = pool.begin().await?;
+    pub async fn begin(db: &Db, schema: &SchemaName) -> Result<TenantTx, StoreError> {
+        let mut tx = db.begin().await?;
         // Bound as a parameter, never spliced: the quoted name is data for set_config.
         sqlx::query("SELECT set_config('search_path', $1, true)")
             .bind(schema.quoted())

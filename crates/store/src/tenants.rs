@@ -1,8 +1,10 @@
 //! Tenant rows (data-model.md §2.1) and their compare-and-set status transitions (§5).
 
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
+
+use crate::db::Db;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TenantRow {
@@ -88,8 +90,8 @@ pub async fn by_slug(
     .await
 }
 
-pub async fn by_slug_pool(pool: &PgPool, slug: &str) -> Result<Option<TenantRow>, sqlx::Error> {
-    let mut conn = pool.acquire().await?;
+pub async fn by_slug_pool(db: &Db, slug: &str) -> Result<Option<TenantRow>, sqlx::Error> {
+    let mut conn = db.read().await?;
     by_slug(&mut conn, slug).await
 }
 

@@ -175,9 +175,10 @@ async fn embedded_set_creates_projects_with_its_constraints() {
         outcome.to_version,
         TenantMigrations::embedded().latest_version()
     );
-    let mut tx = tenantry_store::TenantTx::begin(&pool, &tenant.schema)
-        .await
-        .unwrap();
+    let mut tx =
+        tenantry_store::TenantTx::begin(&tenantry_store::Db::from(pool.clone()), &tenant.schema)
+            .await
+            .unwrap();
     sqlx::query("INSERT INTO projects (id, name) VALUES ($1, 'Alpha')")
         .bind(uuid::Uuid::now_v7())
         .execute(&mut *tx)

@@ -9,7 +9,7 @@ mod common;
 use common::{TestDb, create_tenants, slugs};
 use sqlx::PgPool;
 use tenantry_domain::SchemaName;
-use tenantry_store::TenantTx;
+use tenantry_store::{Db, TenantTx};
 use tokio::sync::oneshot;
 
 const DEFAULT_SEARCH_PATH: &str = "\"$user\", public";
@@ -71,7 +71,9 @@ async fn assert_tenant_scoped(tx: &mut TenantTx) {
 #[tokio::test]
 async fn setting_ends_with_commit() {
     let (_db, pool, schema) = setup().await;
-    let mut tx = TenantTx::begin(&pool, &schema).await.unwrap();
+    let mut tx = TenantTx::begin(&Db::from(pool.clone()), &schema)
+        .await
+        .unwrap();
     assert_tenant_scoped(&mut tx).await;
     sqlx::query("INSERT INTO things (id) VALUES (2)")
         .execute(&mut *tx)
@@ -89,7 +91,9 @@ async fn setting_ends_with_commit() {
 #[tokio::test]
 async fn setting_ends_with_rollback() {
     let (_db, pool, schema) = setup().await;
-    let mut tx = TenantTx::begin(&pool, &schema).await.unwrap();
+    let mut tx = TenantTx::begin(&Db::from(pool.clone()), &schema)
+        .await
+        .unwrap();
     assert_tenant_scoped(&mut tx).await;
     sqlx::query("INSERT INTO things (id) VALUES (2)")
         .execute(tx.as_mut())
@@ -107,7 +111,9 @@ async fn setting_ends_with_rollback() {
 #[tokio::test]
 async fn setting_ends_when_dropped_without_commit() {
     let (_db, pool, schema) = setup().await;
-    let mut tx = TenantTx::begin(&pool, &schema).await.unwrap();
+    let mut tx = TenantTx::begin(&Db::from(pool.clone()), &schema)
+        .await
+        .unwrap();
     assert_tenant_scoped(&mut tx).await;
     drop(tx);
     assert_clean(&pool).await;
@@ -120,7 +126,9 @@ async fn setting_ends_when_owning_task_is_aborted_while_idle_in_transaction() {
     let task = tokio::spawn({
         let pool = pool.clone();
         async move {
-            let mut tx = TenantTx::begin(&pool, &schema).await.unwrap();
+            let mut tx = TenantTx::begin(&Db::from(pool.clone()), &schema)
+                .await
+                .unwrap();
             assert_tenant_scoped(&mut tx).await;
             inside_tx.send(()).unwrap();
             tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
@@ -140,7 +148,9 @@ async fn setting_ends_when_owning_task_is_aborted_mid_query() {
     let task = tokio::spawn({
         let pool = pool.clone();
         async move {
-            let mut tx = TenantTx::begin(&pool, &schema).await.unwrap();
+            let mut tx = TenantTx::begin(&Db::from(pool.clone()), &schema)
+                .await
+                .unwrap();
             about_to_query.send(()).unwrap();
             // Short enough that the aborted query finishes well inside the pool's acquire timeout.
             sqlx::query("SELECT pg_sleep(0.5), count(*) FROM things")
@@ -176,7 +186,9 @@ async fn setting_ends_when_owning_task_is_aborted_mid_query() {
 #[tokio::test]
 async fn tenant_transaction_does_not_see_public_unqualified() {
     let (_db, pool, schema) = setup().await;
-    let mut tx = TenantTx::begin(&pool, &schema).await.unwrap();
+    let mut tx = TenantTx::begin(&Db::from(pool.clone()), &schema)
+        .await
+        .unwrap();
     let err = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM tenants")
         .fetch_one(&mut *tx)
         .await
@@ -184,7 +196,9 @@ async fn tenant_transaction_does_not_see_public_unqualified() {
     assert_eq!(tenantry_store::sqlstate(&err).as_deref(), Some("42P01"));
     tx.rollback().await.unwrap();
 
-    let mut tx = TenantTx::begin(&pool, &schema).await.unwrap();
+    let mut tx = TenantTx::begin(&Db::from(pool.clone()), &schema)
+        .await
+        .unwrap();
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM public.tenants")
         .fetch_one(&mut *tx)
         .await
@@ -210,7 +224,9 @@ async fn many_tenants_on_one_connection_never_mix() {
     }
     for round in 0..3 {
         for (i, tenant) in tenants.iter().enumerate() {
-            let mut tx = TenantTx::begin(&pool, &tenant.schema).await.unwrap();
+            let mut tx = TenantTx::begin(&Db::from(pool.clone()), &tenant.schema)
+                .await
+                .unwrap();
             let id: i32 = sqlx::query_scalar("SELECT id FROM things")
                 .fetch_one(&mut *tx)
                 .await
@@ -244,14 +260,18 @@ async fn stale_cached_plan_is_retried_once_after_healing_the_connection() {
     .unwrap();
     let probe = "SELECT a FROM probe";
 
-    let mut tx = TenantTx::begin(&pool, &tenants[0].schema).await.unwrap();
+    let mut tx = TenantTx::begin(&Db::from(pool.clone()), &tenants[0].schema)
+        .await
+        .unwrap();
     sqlx::query(probe).fetch_all(&mut *tx).await.unwrap();
     tx.commit().await.unwrap();
 
     let mut attempts = 0;
     let value: i64 = loop {
         attempts += 1;
-        let mut tx = TenantTx::begin(&pool, &tenants[1].schema).await.unwrap();
+        let mut tx = TenantTx::begin(&Db::from(pool.clone()), &tenants[1].schema)
+            .await
+            .unwrap();
         match sqlx::query_scalar::<_, i64>(probe)
             .fetch_one(&mut *tx)
             .await

@@ -14,14 +14,14 @@ use tenantry_services::accounts::password_inputs;
 use tenantry_services::passwords::Passwords;
 use tenantry_services::{ServiceError, Services};
 use tenantry_settings::Settings;
-use tenantry_store::PgPool;
+use tenantry_store::Db;
 
 /// Refused: the message was printed.
 const EXIT_REFUSED: i32 = 1;
 /// Interrupted at a password prompt (128 + SIGINT).
 const EXIT_INTERRUPTED: i32 = 130;
 
-pub async fn run(settings: Arc<Settings>, pool: PgPool, cmd: AdminCommand) -> i32 {
+pub async fn run(settings: Arc<Settings>, db: Db, cmd: AdminCommand) -> i32 {
     let passwords = match Passwords::from_params(&settings.argon2) {
         Ok(p) => p,
         Err(e) => {
@@ -29,7 +29,7 @@ pub async fn run(settings: Arc<Settings>, pool: PgPool, cmd: AdminCommand) -> i3
             return 2;
         }
     };
-    let services = match Services::new(pool.clone(), settings, passwords) {
+    let services = match Services::new(db.clone(), settings, passwords) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("tenantry admin: {e}");
@@ -41,7 +41,7 @@ pub async fn run(settings: Arc<Settings>, pool: PgPool, cmd: AdminCommand) -> i3
         AdminCommand::GrantSuperuser(args) => set_superuser(&services, &args.email, true).await,
         AdminCommand::RevokeSuperuser(args) => set_superuser(&services, &args.email, false).await,
     };
-    pool.close().await;
+    db.close().await;
     code
 }
 

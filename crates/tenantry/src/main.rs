@@ -9,7 +9,7 @@ use clap::Parser;
 use tenantry::cli::{Cli, Command, MigrateCommand, Workload};
 use tenantry::{migrate_cmd, telemetry, wiring};
 use tenantry_settings::Settings;
-use tenantry_store::PgPool;
+use tenantry_store::{Db, PgPool};
 use tenantry_workflows::TemporalConnection;
 use tenantry_workflows::health_server::{self, WorkerHealth};
 use tenantry_workflows::worker;
@@ -46,23 +46,37 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli, settings: Arc<Settings>) -> i32 {
-    let pool = match wiring::connect_pool(&settings).await {
-        Ok(p) => p,
+    let command = match cli.command {
+        // Migrations need a session (advisory locks): PostgreSQL itself, never a transaction pooler.
+        Command::Migrate(cmd) => {
+            return match wiring::connect_migration_pool(&settings).await {
+                Ok(pool) => migrate(&pool, cmd).await,
+                Err(e) => {
+                    eprintln!("tenantry: {e}");
+                    i32::from(EXIT_CONFIG)
+                }
+            };
+        }
+        other => other,
+    };
+    let db = match wiring::connect_db(&settings).await {
+        Ok(db) => db,
         Err(e) => {
             eprintln!("tenantry: {e}");
             return i32::from(EXIT_CONFIG);
         }
     };
-    let result = match cli.command {
-        Command::Migrate(cmd) => return migrate(&pool, cmd).await,
+    let result = match command {
+        // Taken above; kept for an exhaustive match.
+        Command::Migrate(cmd) => return migrate(db.session_pool(), cmd).await,
         Command::Serve => {
-            if let Some(code) = require_current_schema(&pool).await {
+            if let Some(code) = require_current_schema(&db).await {
                 return code;
             }
-            serve(settings, pool).await
+            serve(settings, db).await
         }
         Command::Worker(args) => {
-            if let Some(code) = require_current_schema(&pool).await {
+            if let Some(code) = require_current_schema(&db).await {
                 return code;
             }
             let workload = match args.workload {
@@ -82,22 +96,22 @@ async fn run(cli: Cli, settings: Arc<Settings>) -> i32 {
                 Some(Ok(s)) => Some(s),
                 None => None,
             };
-            run_worker(settings, pool, workload, shards).await
+            run_worker(settings, db, workload, shards).await
         }
         // Email links of the embedded default land on the console this process serves.
         Command::Dev => {
             let app_url = std::env::var("APP_URL").ok();
             dev(
                 wiring::dev_app_url_default(settings, app_url.as_deref()),
-                pool,
+                db,
             )
             .await
         }
         Command::Admin(cmd) => {
-            if let Some(code) = require_current_schema(&pool).await {
+            if let Some(code) = require_current_schema(&db).await {
                 return code;
             }
-            return admin_cmd::run(settings, pool, cmd).await;
+            return admin_cmd::run(settings, db, cmd).await;
         }
     };
     match result {
@@ -109,8 +123,9 @@ async fn run(cli: Cli, settings: Arc<Settings>) -> i32 {
     }
 }
 
-async fn require_current_schema(pool: &PgPool) -> Option<i32> {
-    match tenantry_store::check_public_current(pool).await {
+/// Reads sqlx's migration table outside a transaction: on the session pool.
+async fn require_current_schema(db: &Db) -> Option<i32> {
+    match tenantry_store::check_public_current(db.session_pool()).await {
         Ok(()) => None,
         Err(e) => {
             eprintln!("tenantry: {e} (run `tenantry migrate public`)");
@@ -145,19 +160,19 @@ async fn migrate(pool: &PgPool, cmd: MigrateCommand) -> i32 {
     }
 }
 
-async fn serve(settings: Arc<Settings>, pool: PgPool) -> Result<(), wiring::WiringError> {
+async fn serve(settings: Arc<Settings>, db: Db) -> Result<(), wiring::WiringError> {
     let shutdown = CancellationToken::new();
     wiring::cancel_on_signals(shutdown.clone());
     let connection = TemporalConnection::spawn(&settings, shutdown.clone());
     let relay_stop = CancellationToken::new();
     let relay = settings.outbox_relay_enabled.then(|| {
         wiring::spawn_relay(
-            pool.clone(),
+            db.clone(),
             wiring::temporal_starter(&connection),
             relay_stop.clone(),
         )
     });
-    let state = wiring::app_state(settings.clone(), pool.clone(), &connection, &shutdown)?;
+    let state = wiring::app_state(settings.clone(), db.clone(), &connection, &shutdown)?;
     let listener = TcpListener::bind(settings.bind_addr).await?;
     let served = wiring::run_api(state, listener, shutdown).await;
     // The relay outlives in-flight requests so their start requests are picked up, then stops.
@@ -165,13 +180,13 @@ async fn serve(settings: Arc<Settings>, pool: PgPool) -> Result<(), wiring::Wiri
     if let Some(relay) = relay {
         let _ = tokio::time::timeout(wiring::RELAY_STOP_TIMEOUT, relay).await;
     }
-    pool.close().await;
+    db.close().await;
     served
 }
 
 async fn run_worker(
     settings: Arc<Settings>,
-    pool: PgPool,
+    db: Db,
     workload: worker::Workload,
     shards: Option<Vec<u16>>,
 ) -> Result<(), wiring::WiringError> {
@@ -184,23 +199,23 @@ async fn run_worker(
         let health = WorkerHealth {
             workload: workload.as_str(),
             task_queues: queues.iter().map(|q| q.name.clone()).collect(),
-            database: Arc::new(tenantry_services::health::DatabaseProbe(pool.clone())),
+            database: Arc::new(tenantry_services::health::DatabaseProbe(db.pool().clone())),
             temporal: Arc::new(tenantry_workflows::TemporalProbe::new(connection.clone())),
             draining: shutdown.clone(),
         };
         let stop = health_stop.clone();
         tokio::spawn(async move { health_server::serve(listener, health, stop).await });
     }
-    let deps = wiring::worker_deps(settings, pool.clone())?;
+    let deps = wiring::worker_deps(settings, db.clone())?;
     worker::run_until_shutdown(deps, connection, queues, shutdown).await;
     health_stop.cancel();
-    pool.close().await;
+    db.close().await;
     Ok(())
 }
 
 /// Migrations, then API, relay and worker in one process.
-async fn dev(settings: Arc<Settings>, pool: PgPool) -> Result<(), wiring::WiringError> {
-    tenantry_store::migrate_public(&pool).await?;
+async fn dev(settings: Arc<Settings>, db: Db) -> Result<(), wiring::WiringError> {
+    tenantry_store::migrate_public(db.session_pool()).await?;
     let args = tenantry::cli::MigrateTenantsArgs {
         concurrency: 4,
         tenants: Vec::new(),
@@ -210,14 +225,14 @@ async fn dev(settings: Arc<Settings>, pool: PgPool) -> Result<(), wiring::Wiring
         lock_timeout: std::time::Duration::from_secs(5),
         statement_timeout: std::time::Duration::ZERO,
     };
-    if migrate_cmd::tenants(&pool, &args).await != 0 {
+    if migrate_cmd::tenants(db.session_pool(), &args).await != 0 {
         tracing::warn!("some tenant schemas did not migrate; see above");
     }
     let shutdown = CancellationToken::new();
     let worker_stop = CancellationToken::new();
     let queues = worker::queues(&settings, worker::Workload::All, None);
     let worker = wiring::spawn_worker_thread(settings.clone(), queues, worker_stop.clone())?;
-    let served = serve(settings, pool).await;
+    let served = serve(settings, db).await;
     shutdown.cancel();
     worker_stop.cancel();
     let _ = tokio::task::spawn_blocking(move || worker.join()).await;

@@ -10,8 +10,9 @@ use tenantry_ratelimit::RateLimiter;
 use tenantry_services::email::mailer_from_settings;
 use tenantry_services::health::{DatabaseProbe, Probe};
 use tenantry_services::outbox::{Relay, RelayOptions, WorkflowStarter};
+use tenantry_settings::DatabasePooler;
 use tenantry_settings::Settings;
-use tenantry_store::PgPool;
+use tenantry_store::{Db, PgPool, PoolConfig};
 use tenantry_workflows::activities::Deps;
 use tenantry_workflows::worker::{self, Queue};
 use tenantry_workflows::{TemporalConnection, TemporalProbe, TemporalStarter};
@@ -30,31 +31,81 @@ pub enum WiringError {
     Io(#[from] std::io::Error),
 }
 
-pub async fn connect_pool(settings: &Settings) -> Result<PgPool, WiringError> {
-    Ok(tenantry_store::connect(
-        settings.database_url.expose_secret(),
-        settings.database_max_connections,
-    )
-    .await?)
+/// The application's database ([`Db`]): a pool on `DATABASE_URL`; with `DATABASE_POOLER=transaction`, that
+/// pool is set up for a transaction-mode pooler and a session pool on `DATABASE_DIRECT_URL` (at most
+/// `DATABASE_DIRECT_MAX_CONNECTIONS`) carries LISTEN, advisory locks and tenant migrations. Connections open
+/// lazily, so an unreachable database surfaces on first use.
+pub async fn connect_db(settings: &Settings) -> Result<Db, WiringError> {
+    match settings.database_pooler {
+        DatabasePooler::None => Ok(Db::new(
+            tenantry_store::connect(
+                settings.database_url.expose_secret(),
+                settings.database_max_connections,
+            )
+            .await?,
+        )),
+        DatabasePooler::Transaction => {
+            let options = settings
+                .database_url
+                .expose_secret()
+                .parse()
+                .map_err(tenantry_store::StoreError::from)?;
+            let pool = tenantry_store::connect_with(
+                tenantry_store::for_transaction_pooler(options),
+                &PoolConfig {
+                    max_connections: settings.database_max_connections,
+                    ..PoolConfig::default()
+                },
+            )?;
+            let session = tenantry_store::connect(
+                direct_url(settings)?,
+                settings.database_direct_max_connections,
+            )
+            .await?;
+            Ok(Db::behind_transaction_pooler(pool, session))
+        }
+    }
+}
+
+/// A pool on PostgreSQL itself (`DATABASE_DIRECT_URL` behind a transaction-mode pooler, else `DATABASE_URL`)
+/// of `DATABASE_MAX_CONNECTIONS`, for `tenantry migrate` (`--concurrency` connections at once).
+pub async fn connect_migration_pool(settings: &Settings) -> Result<PgPool, WiringError> {
+    let url = match settings.database_pooler {
+        DatabasePooler::None => settings.database_url.expose_secret(),
+        DatabasePooler::Transaction => direct_url(settings)?,
+    };
+    Ok(tenantry_store::connect(url, settings.database_max_connections).await?)
+}
+
+fn direct_url(settings: &Settings) -> Result<&str, WiringError> {
+    settings
+        .database_direct_url
+        .as_ref()
+        .map(|u| u.expose_secret())
+        .ok_or_else(|| {
+            WiringError::Config(
+                "DATABASE_DIRECT_URL is required with DATABASE_POOLER=transaction".into(),
+            )
+        })
 }
 
 /// Everything the API needs; the Temporal connection may still be pending. Background listeners stop with
 /// `shutdown`.
 pub fn app_state(
     settings: Arc<Settings>,
-    pool: PgPool,
+    db: Db,
     connection: &TemporalConnection,
     shutdown: &CancellationToken,
 ) -> Result<AppState, WiringError> {
     let passwords = tenantry_services::passwords::Passwords::from_params(&settings.argon2)
         .map_err(|e| WiringError::Config(format!("ARGON2_*: {e}")))?;
-    app_state_with(settings, pool, connection, shutdown, passwords)
+    app_state_with(settings, db, connection, shutdown, passwords)
 }
 
 /// [`app_state`] with a given password front (tests count verifications through it).
 pub fn app_state_with(
     settings: Arc<Settings>,
-    pool: PgPool,
+    db: Db,
     connection: &TemporalConnection,
     shutdown: &CancellationToken,
     passwords: tenantry_services::passwords::Passwords,
@@ -80,17 +131,17 @@ pub fn app_state_with(
         None => None,
     };
     let probes = Probes {
-        database: Arc::new(DatabaseProbe(pool.clone())),
+        database: Arc::new(DatabaseProbe(db.pool().clone())),
         temporal: Some(Arc::new(TemporalProbe::new(connection.clone()))),
         redis,
     };
-    let services = tenantry_services::Services::new(pool.clone(), settings.clone(), passwords)
+    let services = tenantry_services::Services::new(db.clone(), settings.clone(), passwords)
         .map_err(|e| WiringError::Config(e.to_string()))?;
     services.tenants.spawn_invalidation(shutdown.clone());
     Ok(AppState::new(AppStateParts {
         settings,
         services,
-        db: pool,
+        db,
         rate_limiter,
         probes,
         metrics: Some(metrics),
@@ -139,11 +190,11 @@ pub async fn run_api(
 
 /// The outbox relay on this runtime; stops with `shutdown`.
 pub fn spawn_relay(
-    pool: PgPool,
+    db: Db,
     starter: Arc<dyn WorkflowStarter>,
     shutdown: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
-    let relay = Relay::new(pool, starter, RelayOptions::default());
+    let relay = Relay::new(db, starter, RelayOptions::default());
     tokio::spawn(async move { relay.run(shutdown).await })
 }
 
@@ -151,10 +202,10 @@ pub fn temporal_starter(connection: &TemporalConnection) -> Arc<dyn WorkflowStar
     Arc::new(TemporalStarter::new(connection.clone()))
 }
 
-pub fn worker_deps(settings: Arc<Settings>, pool: PgPool) -> Result<Arc<Deps>, WiringError> {
+pub fn worker_deps(settings: Arc<Settings>, db: Db) -> Result<Arc<Deps>, WiringError> {
     let mailer = mailer_from_settings(&settings).map_err(|e| WiringError::Config(e.to_string()))?;
     Ok(Arc::new(Deps {
-        db: pool,
+        db,
         settings,
         mailer,
         // No billing integration ships with Tenantry (workflows.md §4.3); a deployment swaps this in.
@@ -163,7 +214,7 @@ pub fn worker_deps(settings: Arc<Settings>, pool: PgPool) -> Result<Arc<Deps>, W
 }
 
 /// Runs the workers on their own thread and runtime: SDK workers are not `Send`, and a process that also
-/// serves HTTP (dev, tests) keeps them apart this way. The thread owns its own pool and Temporal client.
+/// serves HTTP (dev, tests) keeps them apart this way. The thread owns its own pools and Temporal client.
 pub fn spawn_worker_thread(
     settings: Arc<Settings>,
     queues: Vec<Queue>,
@@ -185,14 +236,14 @@ pub fn spawn_worker_thread(
                 }
             };
             runtime.block_on(async move {
-                let pool = match connect_pool(&settings).await {
-                    Ok(p) => p,
+                let db = match connect_db(&settings).await {
+                    Ok(db) => db,
                     Err(e) => {
                         tracing::error!(error = %e, "worker database pool could not be created");
                         return;
                     }
                 };
-                let deps = match worker_deps(settings.clone(), pool) {
+                let deps = match worker_deps(settings.clone(), db) {
                     Ok(d) => d,
                     Err(e) => {
                         tracing::error!(error = %e, "worker could not start");

@@ -12,11 +12,11 @@ pub fn admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
-fn url_for(database: &str) -> String {
-    let admin = admin_url();
+/// `database` on the server of the admin URL `admin`.
+fn url_for(admin: &str, database: &str) -> String {
     let (base, query) = admin
         .split_once('?')
-        .map_or((admin.as_str(), None), |(b, q)| (b, Some(q)));
+        .map_or((admin, None), |(b, q)| (b, Some(q)));
     let root = base.rsplit_once('/').map_or(base, |(r, _)| r);
     match query {
         Some(q) => format!("{root}/{database}?{q}"),
@@ -37,7 +37,7 @@ fn template_name() -> String {
     )
 }
 
-async fn ensure_template(admin: &mut PgConnection) -> anyhow::Result<String> {
+async fn ensure_template(admin_url: &str, admin: &mut PgConnection) -> anyhow::Result<String> {
     let name = template_name();
     sqlx::query("SELECT pg_advisory_lock($1)")
         .bind(TEMPLATE_LOCK)
@@ -52,7 +52,7 @@ async fn ensure_template(admin: &mut PgConnection) -> anyhow::Result<String> {
             sqlx::query(&format!("CREATE DATABASE \"{name}\""))
                 .execute(&mut *admin)
                 .await?;
-            let pool = tenantry_store::connect(&url_for(&name), 2).await?;
+            let pool = tenantry_store::connect(&url_for(admin_url, &name), 2).await?;
             let migrated = tenantry_store::migrate_public(&pool).await;
             // A template must have no open connections while it is copied.
             pool.close().await;
@@ -76,13 +76,22 @@ async fn ensure_template(admin: &mut PgConnection) -> anyhow::Result<String> {
 pub struct TestDatabase {
     pub name: String,
     pub url: String,
+    /// The `postgres` database of the server this one lives on.
+    admin_url: String,
     dropped: bool,
 }
 
 impl TestDatabase {
+    /// A fresh database on the server of [`admin_url`].
     pub async fn create() -> anyhow::Result<Self> {
-        let mut admin = PgConnection::connect(&admin_url()).await?;
-        let template = ensure_template(&mut admin).await?;
+        Self::create_on(&admin_url()).await
+    }
+
+    /// A fresh database on another server, given by the URL of its `postgres` database (e.g. a private
+    /// cluster a fault test stops and starts).
+    pub async fn create_on(admin_url: &str) -> anyhow::Result<Self> {
+        let mut admin = PgConnection::connect(admin_url).await?;
+        let template = ensure_template(admin_url, &mut admin).await?;
         let name = format!("tenantry_t_{}", uuid::Uuid::now_v7().simple());
         // Concurrent clones of one template can collide on its lock; a short retry settles it.
         let mut attempt = 0;
@@ -104,17 +113,24 @@ impl TestDatabase {
         }
         admin.close().await?;
         Ok(Self {
-            url: url_for(&name),
+            url: url_for(admin_url, &name),
             name,
+            admin_url: admin_url.to_owned(),
             dropped: false,
         })
+    }
+
+    /// This database on another server address of the same cluster (e.g. a pooler in front of it), given by
+    /// the URL of its `postgres` database there.
+    pub fn url_on(&self, server: &str) -> String {
+        url_for(server, &self.name)
     }
 
     pub async fn drop_now(&mut self) {
         if self.dropped {
             return;
         }
-        if let Ok(mut admin) = PgConnection::connect(&admin_url()).await {
+        if let Ok(mut admin) = PgConnection::connect(&self.admin_url).await {
             let _ = sqlx::query(&format!(
                 "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
                 self.name

@@ -15,7 +15,8 @@ use sqlx::PgPool;
 use tenantry_http::AppState;
 use tenantry_services::outbox::WorkflowStarter;
 use tenantry_services::passwords::{PasswordHasher, Passwords};
-use tenantry_settings::Settings;
+use tenantry_settings::{DatabasePooler, Settings};
+use tenantry_store::Db;
 use tenantry_workflows::TemporalConnection;
 use tenantry_workflows::worker::{self, Workload};
 use tokio_util::sync::CancellationToken;
@@ -25,6 +26,16 @@ pub const TEST_JWT_SECRET: &str = "test-secret-key-that-is-long-enough-012345678
 
 pub fn temporal_host() -> String {
     std::env::var("TEMPORAL_HOST").unwrap_or_else(|_| "127.0.0.1:7233".to_owned())
+}
+
+/// `TENANTRY_TEST_POOLER_URL`: a transaction-mode pooler (PgBouncer) in front of the server of
+/// `TENANTRY_TEST_DATABASE_URL`, given as the URL of its `postgres` database. When set, every app's database
+/// is still created directly on the server, but the app reaches it through the pooler
+/// (`DATABASE_POOLER=transaction`, `DATABASE_DIRECT_URL` the server itself); see `scripts/pgbouncer-check`.
+pub fn pooler_url() -> Option<String> {
+    std::env::var("TENANTRY_TEST_POOLER_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
 }
 
 pub fn redis_url() -> String {
@@ -51,12 +62,20 @@ pub struct TestAppBuilder {
     extra_routes: Option<axum::Router<AppState>>,
     starter: Option<Arc<dyn WorkflowStarter>>,
     hasher: Option<Arc<dyn PasswordHasher>>,
+    database_server: Option<String>,
 }
 
 impl TestAppBuilder {
     /// Replaces the API's password hasher (e.g. with one that counts verifications).
     pub fn hasher(mut self, hasher: Arc<dyn PasswordHasher>) -> Self {
         self.hasher = Some(hasher);
+        self
+    }
+
+    /// The PostgreSQL server of this app's database, as the URL of its `postgres` database (default
+    /// `TENANTRY_TEST_DATABASE_URL`): e.g. a private cluster that a fault test stops and starts.
+    pub fn database_server(mut self, admin_url: &str) -> Self {
+        self.database_server = Some(admin_url.to_owned());
         self
     }
 
@@ -90,7 +109,10 @@ impl TestAppBuilder {
 
     pub async fn spawn(self) -> anyhow::Result<TestApp> {
         init();
-        let database = db::TestDatabase::create().await?;
+        let database = match &self.database_server {
+            Some(server) => db::TestDatabase::create_on(server).await?,
+            None => db::TestDatabase::create().await?,
+        };
         let unique = uuid::Uuid::now_v7().simple().to_string();
         let mut vars: HashMap<String, String> = HashMap::from([
             ("APP_ENV".into(), "test".into()),
@@ -108,9 +130,20 @@ impl TestAppBuilder {
             ("BIND_ADDR".into(), "127.0.0.1:0".into()),
             ("APP_URL".into(), "http://app.test".into()),
         ]);
+        if let Some(pooler) = pooler_url() {
+            vars.insert("DATABASE_URL".into(), database.url_on(&pooler));
+            vars.insert("DATABASE_POOLER".into(), "transaction".into());
+            vars.insert("DATABASE_DIRECT_URL".into(), database.url.clone());
+        }
         vars.extend(self.env);
         let settings = Arc::new(Settings::from_map(vars.clone()).context("test settings")?);
-        let pool = tenantry::wiring::connect_pool(&settings).await?;
+        let db = tenantry::wiring::connect_db(&settings).await?;
+        // The tests' own queries (set-up, assertions) go straight to the database in every mode: they check
+        // the app, they are not part of it.
+        let pool = match settings.database_pooler {
+            DatabasePooler::None => db.pool().clone(),
+            DatabasePooler::Transaction => tenantry_store::connect(&database.url, 10).await?,
+        };
         let shutdown = CancellationToken::new();
         let connection = TemporalConnection::spawn(&settings, shutdown.clone());
         let passwords = match self.hasher {
@@ -119,7 +152,7 @@ impl TestAppBuilder {
         };
         let state = tenantry::wiring::app_state_with(
             settings.clone(),
-            pool.clone(),
+            db.clone(),
             &connection,
             &shutdown,
             passwords,
@@ -147,7 +180,7 @@ impl TestAppBuilder {
             let starter = self
                 .starter
                 .unwrap_or_else(|| tenantry::wiring::temporal_starter(&connection));
-            tenantry::wiring::spawn_relay(pool.clone(), starter, shutdown.clone());
+            tenantry::wiring::spawn_relay(db.clone(), starter, shutdown.clone());
         }
         let worker_thread = if self.worker {
             let queues = worker::queues(&settings, Workload::All, None);
@@ -166,6 +199,7 @@ impl TestAppBuilder {
             addr,
             http,
             pool,
+            db,
             settings,
             vars,
             connection,
@@ -179,7 +213,10 @@ impl TestAppBuilder {
 pub struct TestApp {
     pub addr: SocketAddr,
     pub http: reqwest::Client,
+    /// Straight to the app's database (also when the app goes through a pooler): for tests' own queries.
     pub pool: PgPool,
+    /// The app's own database handle (through the pooler under `TENANTRY_TEST_POOLER_URL`).
+    pub db: Db,
     pub settings: Arc<Settings>,
     /// The variables the app was built from, for spawning a `tenantry` process with the same settings.
     pub vars: HashMap<String, String>,
@@ -198,6 +235,7 @@ impl TestApp {
             extra_routes: None,
             starter: None,
             hasher: None,
+            database_server: None,
         }
     }
 
@@ -320,6 +358,7 @@ impl TestApp {
         if let Some(t) = self.worker_thread.take() {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
         }
+        self.db.close().await;
         self.pool.close().await;
         self.database.drop_now().await;
     }

@@ -23,7 +23,7 @@ pub(crate) async fn metrics(State(state): State<AppState>, headers: HeaderMap) -
             .into_response();
         }
     }
-    crate::metrics::record_pool(state.db());
+    crate::metrics::record_pool(state.db().pool());
     let Some(handle) = state.metrics_handle() else {
         return ApiError::not_found("Not Found").into_response();
     };

@@ -5,9 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::RngExt as _;
-use sqlx::PgPool;
 use sqlx::postgres::PgListener;
-use tenantry_store::outbox;
+use tenantry_store::{Db, outbox};
 use tokio_util::sync::CancellationToken;
 
 use super::{StartError, StartOutcome, StartRequest, WorkflowStarter};
@@ -33,7 +32,7 @@ impl Default for RelayOptions {
 }
 
 pub struct Relay {
-    pool: PgPool,
+    db: Db,
     starter: Arc<dyn WorkflowStarter>,
     options: RelayOptions,
 }
@@ -47,9 +46,9 @@ fn backoff(attempts: i32, max: Duration) -> Duration {
 }
 
 impl Relay {
-    pub fn new(pool: PgPool, starter: Arc<dyn WorkflowStarter>, options: RelayOptions) -> Self {
+    pub fn new(db: Db, starter: Arc<dyn WorkflowStarter>, options: RelayOptions) -> Self {
         Self {
-            pool,
+            db,
             starter,
             options,
         }
@@ -85,8 +84,11 @@ impl Relay {
         }
     }
 
+    /// LISTEN needs a session: the session pool (PostgreSQL itself behind a transaction-mode pooler).
     async fn listen(&self) -> Option<PgListener> {
-        let mut listener = PgListener::connect_with(&self.pool).await.ok()?;
+        let mut listener = PgListener::connect_with(self.db.session_pool())
+            .await
+            .ok()?;
         listener.listen("tenantry_outbox").await.ok()?;
         Some(listener)
     }
@@ -102,7 +104,7 @@ impl Relay {
 
     /// Claims and dispatches one due row; `false` when none is due.
     pub async fn dispatch_one(&self) -> Result<bool, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         let Some(claimed) = outbox::claim_due(&mut tx).await? else {
             tx.rollback().await?;
             return Ok(false);
@@ -154,7 +156,7 @@ impl Relay {
     }
 
     async fn update_gauges(&self) {
-        if let Ok(stats) = outbox::stats(&self.pool).await {
+        if let Ok(stats) = outbox::stats(&self.db).await {
             metrics::gauge!("tenantry_outbox_pending").set(stats.pending as f64);
             metrics::gauge!("tenantry_outbox_oldest_age_seconds").set(stats.oldest_age_seconds);
         }

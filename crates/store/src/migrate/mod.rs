@@ -61,10 +61,10 @@ mod send_checks {
     }
 
     fn tenant_tx_is_send<'a>(
-        pool: &'a PgPool,
+        db: &'a crate::Db,
         schema: &'a SchemaName,
     ) -> BoxFuture<'a, Result<TenantTx, StoreError>> {
-        TenantTx::begin(pool, schema).boxed()
+        TenantTx::begin(db, schema).boxed()
     }
 
     fn status_is_send(pool: &PgPool) -> BoxFuture<'_, Result<StatusReport, StoreError>> {

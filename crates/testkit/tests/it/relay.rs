@@ -120,7 +120,7 @@ async fn racing_relays_start_every_workflow_exactly_once() {
     let mut replicas = Vec::new();
     for relay in 1..=EXTRA_RELAYS {
         let r = Relay::new(
-            replica_pool.clone(),
+            replica_pool.clone().into(),
             recording(relay, &connection, &log),
             RelayOptions::default(),
         );
@@ -278,7 +278,7 @@ async fn a_relay_dying_between_start_and_mark_causes_only_a_harmless_second_star
         reached: Notify::new(),
     });
     let relay = Relay::new(
-        app.pool.clone(),
+        app.db.clone(),
         dying.clone(),
         RelayOptions {
             // Long enough that the relay's own timeout never fires before we kill it.
@@ -310,7 +310,7 @@ async fn a_relay_dying_between_start_and_mark_causes_only_a_harmless_second_star
 
     let log: Log = Arc::default();
     let relay = Relay::new(
-        app.pool.clone(),
+        app.db.clone(),
         recording(1, &app.connection, &log),
         RelayOptions::default(),
     );

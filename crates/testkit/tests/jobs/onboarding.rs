@@ -247,7 +247,7 @@ impl BillingProvider for FakeBilling {
 
 fn deps(app: &TestApp, billing: Arc<dyn BillingProvider>) -> Arc<Deps> {
     Arc::new(Deps {
-        db: app.pool.clone(),
+        db: app.db.clone(),
         settings: app.settings.clone(),
         mailer: Arc::new(MailboxMailer),
         billing,

@@ -26,7 +26,7 @@ async fn registered(app: &TestApp) -> (uuid::Uuid, uuid::Uuid) {
 
 fn deps(app: &TestApp) -> Arc<Deps> {
     Arc::new(Deps {
-        db: app.pool.clone(),
+        db: app.db.clone(),
         settings: app.settings.clone(),
         mailer: Arc::new(MailboxMailer),
         billing: Arc::new(tenantry_workflows::billing::NoBilling),

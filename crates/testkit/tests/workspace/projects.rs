@@ -144,7 +144,7 @@ async fn pages_over_identical_timestamps_return_every_project_exactly_once() {
     let ws = workspace(&app, "pages-").await;
     let at = datetime!(2025-03-01 09:30:00.123456 UTC);
     let mut inserted: Vec<Uuid> = (0..250).map(|_| Uuid::now_v7()).collect();
-    let mut tx = TenantTx::begin(&app.pool, &ws.schema).await.unwrap();
+    let mut tx = TenantTx::begin(&app.db, &ws.schema).await.unwrap();
     for (i, id) in inserted.iter().enumerate() {
         sqlx::query(
             "INSERT INTO projects (id, name, created_at, updated_at) VALUES ($1, $2, $3, $3)",
@@ -517,7 +517,7 @@ async fn deleting_a_referenced_project_is_a_409_and_keeps_it() {
     let created = me.post(PROJECTS, &json!({ "name": "Kept" })).await;
     let id = created.json["id"].as_str().unwrap().to_owned();
     // Later tenant tables will reference projects; one stands in for them here.
-    let mut tx = TenantTx::begin(&app.pool, &ws.schema).await.unwrap();
+    let mut tx = TenantTx::begin(&app.db, &ws.schema).await.unwrap();
     sqlx::raw_sql(&format!(
         "CREATE TABLE tasks (id uuid PRIMARY KEY, project_id uuid NOT NULL REFERENCES projects (id)); \
          INSERT INTO tasks (id, project_id) VALUES ('{}', '{id}');",
@@ -681,6 +681,54 @@ async fn idempotency_key_replays_a_create_within_the_tenant_and_user_scope() {
         "invalid_format",
         "Must be 1 to 255 visible ASCII characters",
     );
+    app.shutdown().await;
+}
+
+/// Found by scripts/api-schema: PostgreSQL cannot store U+0000, and a project name or description holding
+/// one failed the insert or update with a 500. Both are refused with a 422 and nothing is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nul_characters_in_project_text_are_a_422_not_a_500() {
+    let app = TestApp::spawn().await.unwrap();
+    let ws = workspace(&app, "nul-").await;
+    let me = ws.owner(&app);
+    let r = me.post(PROJECTS, &json!({ "name": "a\u{0}b" })).await;
+    one_error(
+        &r,
+        "name",
+        "invalid_format",
+        "Must not contain NUL characters",
+    );
+    let r = me
+        .post(PROJECTS, &json!({ "name": "Fine", "description": "\u{0}" }))
+        .await;
+    one_error(
+        &r,
+        "description",
+        "invalid_format",
+        "Must not contain NUL characters",
+    );
+    assert_eq!(project_count(&app, &ws).await, 0);
+
+    let created = me.post(PROJECTS, &json!({ "name": "Fine" })).await;
+    assert_eq!(created.status, 201, "{}", created.json);
+    let path = project_path(created.json["id"].as_str().unwrap());
+    let r = me.patch(&path, &json!({ "name": "\u{0}" })).await;
+    one_error(
+        &r,
+        "name",
+        "invalid_format",
+        "Must not contain NUL characters",
+    );
+    let r = me.patch(&path, &json!({ "description": "x\u{0}" })).await;
+    one_error(
+        &r,
+        "description",
+        "invalid_format",
+        "Must not contain NUL characters",
+    );
+    let r = me.get(&path).await;
+    assert_eq!(r.json["name"], "Fine");
+    assert_eq!(r.json["description"], Value::Null);
     app.shutdown().await;
 }
 

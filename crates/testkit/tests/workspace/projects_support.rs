@@ -326,7 +326,7 @@ pub async fn add_member(app: &TestApp, ws: &Workspace) -> User {
 
 /// Rows of the tenant's `projects` table, read the way the application reads them.
 pub async fn project_count(app: &TestApp, ws: &Workspace) -> i64 {
-    let mut tx = TenantTx::begin(&app.pool, &ws.schema).await.unwrap();
+    let mut tx = TenantTx::begin(&app.db, &ws.schema).await.unwrap();
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM projects")
         .fetch_one(&mut *tx)
         .await

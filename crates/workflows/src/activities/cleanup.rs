@@ -83,10 +83,12 @@ async fn drain(deps: &Deps, ctx: &ActivityContext, purge: Purge) -> Result<u64, 
     let mut total = 0u64;
     loop {
         let done = {
-            let mut conn = deps.conn().await?;
-            cleanup::purge_batch(&mut conn, purge, BATCH)
+            let mut tx = deps.begin().await?;
+            let done = cleanup::purge_batch(&mut tx, purge, BATCH)
                 .await
-                .map_err(|e| failure::from_sql(&e))?
+                .map_err(|e| failure::from_sql(&e))?;
+            Deps::commit(tx).await?;
+            done
         };
         total += done;
         beat(ctx, total).await;
@@ -269,7 +271,7 @@ impl CleanupActivities {
         let mut reaped = 0u64;
         loop {
             let candidates = {
-                let mut conn = deps.conn().await?;
+                let mut conn = deps.read().await?;
                 cleanup::unclaimed_registrations(&mut conn, before, REAP_BATCH)
                     .await
                     .map_err(|e| failure::from_sql(&e))?

@@ -76,10 +76,13 @@ impl EmailActivities {
             }
             Err(e) => {
                 drop(tx);
-                let mut conn = deps.db.acquire().await.map_err(|e| failure::from_sql(&e))?;
-                if let Err(db) =
-                    store::record_attempt_error(&mut conn, row.id, &e.to_string()).await
-                {
+                let recorded = async {
+                    let mut tx = deps.db.begin().await?;
+                    store::record_attempt_error(&mut tx, row.id, &e.to_string()).await?;
+                    tx.commit().await
+                }
+                .await;
+                if let Err(db) = recorded {
                     tracing::warn!(error = %db, "could not record the email attempt");
                 }
                 Err(failure::retryable(e.to_string()))

@@ -8,15 +8,16 @@ pub mod tenant;
 
 use std::sync::Arc;
 
-use sqlx::PgPool;
+use sqlx::{Postgres, Transaction};
 use tenantry_services::email::Mailer;
 use tenantry_settings::Settings;
+use tenantry_store::{Db, ReadConn};
 
 use crate::billing::BillingProvider;
 
-/// What activities reach: the pool, settings, the mail backend and the billing provider.
+/// What activities reach: the database, settings, the mail backend and the billing provider.
 pub struct Deps {
-    pub db: PgPool,
+    pub db: Db,
     pub settings: Arc<Settings>,
     pub mailer: Arc<dyn Mailer>,
     /// [`crate::billing::NoBilling`] unless a deployment wires a real provider.
@@ -24,15 +25,29 @@ pub struct Deps {
 }
 
 impl Deps {
-    /// A pooled connection; failing to get one is a transient activity failure.
-    pub(crate) async fn conn(
-        &self,
-    ) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, temporalio_sdk::activities::ActivityError>
-    {
+    /// A connection for reads ([`Db::read`]); failing to get one is a transient activity failure.
+    pub(crate) async fn read(&self) -> Result<ReadConn, temporalio_sdk::activities::ActivityError> {
         self.db
-            .acquire()
+            .read()
             .await
             .map_err(|e| crate::failure::from_sql(&e))
+    }
+
+    /// A transaction for writes, ended with [`Deps::commit`]: each activity's writes commit together, and
+    /// they run behind a transaction-mode pooler too ([`Db`]).
+    pub(crate) async fn begin(
+        &self,
+    ) -> Result<Transaction<'static, Postgres>, temporalio_sdk::activities::ActivityError> {
+        self.db
+            .begin()
+            .await
+            .map_err(|e| crate::failure::from_sql(&e))
+    }
+
+    pub(crate) async fn commit(
+        tx: Transaction<'static, Postgres>,
+    ) -> Result<(), temporalio_sdk::activities::ActivityError> {
+        tx.commit().await.map_err(|e| crate::failure::from_sql(&e))
     }
 
     /// Test-only injected delay (refused in production by settings), so crash tests can kill a worker

@@ -78,19 +78,22 @@ pub async fn enqueue_email(
         ));
     }
     let settings = &deps.settings;
-    let mut conn = deps.conn().await?;
-    let user = users::by_id(&mut conn, input.user_id)
-        .await
-        .map_err(|e| failure::from_sql(&e))?
-        .ok_or_else(|| {
-            non_retryable(
-                kind::REFERENCE_MISSING,
-                format!("user {} not found", input.user_id),
-            )
-        })?;
+    let user = {
+        let mut conn = deps.read().await?;
+        users::by_id(&mut conn, input.user_id)
+            .await
+            .map_err(|e| failure::from_sql(&e))?
+            .ok_or_else(|| {
+                non_retryable(
+                    kind::REFERENCE_MISSING,
+                    format!("user {} not found", input.user_id),
+                )
+            })?
+    };
+    let mut tx = deps.begin().await?;
     let rendered = templates::welcome(&settings.app_url, &settings.app_name, &user.full_name);
     let email_id = email::enqueue(
-        &mut conn,
+        &mut tx,
         &email::NewEmail {
             id: Uuid::now_v7(),
             kind: rendered.kind,
@@ -107,9 +110,15 @@ pub async fn enqueue_email(
     )
     .await;
     match email_id {
-        Ok(email_id) => Ok(EmailRef { email_id }),
+        Ok(email_id) => {
+            Deps::commit(tx).await?;
+            Ok(EmailRef { email_id })
+        }
         // A concurrent attempt inserted the same dedupe key between our insert and select: already done.
+        // The failed statement ended our transaction; the row is read afresh.
         Err(e) if tenantry_store::is_unique_violation(&e) => {
+            drop(tx);
+            let mut conn = deps.read().await?;
             let (email_id,): (Uuid,) =
                 sqlx::query_as("SELECT id FROM public.email_outbox WHERE dedupe_key = $1")
                     .bind(&input.dedupe_key)
@@ -138,7 +147,7 @@ pub async fn ensure_billing_customer(
 ) -> Result<BillingOutcome, ActivityError> {
     deps.test_delay("ensure_billing_customer").await;
     let tenant = {
-        let mut conn = deps.conn().await?;
+        let mut conn = deps.read().await?;
         sqlx::query_as::<_, BillingTenant>(
             "SELECT name, billing_customer_id, deleted_at FROM public.tenants WHERE id = $1",
         )
@@ -164,7 +173,7 @@ pub async fn ensure_billing_customer(
         });
     }
     let user = {
-        let mut conn = deps.conn().await?;
+        let mut conn = deps.read().await?;
         users::by_id(&mut conn, input.user_id)
             .await
             .map_err(|e| failure::from_sql(&e))?
@@ -193,22 +202,23 @@ pub async fn ensure_billing_customer(
         }
         Err(e @ BillingError::Transient(_)) => return Err(retryable(e.to_string())),
     };
-    let mut conn = deps.conn().await?;
+    let mut tx = deps.begin().await?;
     sqlx::query(
         "UPDATE public.tenants SET billing_customer_id = $2 WHERE id = $1 AND billing_customer_id IS NULL",
     )
     .bind(input.tenant_id)
     .bind(&customer_id)
-    .execute(&mut *conn)
+    .execute(&mut *tx)
     .await
     .map_err(|e| failure::from_sql(&e))?;
     // Whatever an earlier or concurrent attempt stored wins; report that one.
     let stored: Option<(Option<String>,)> =
         sqlx::query_as("SELECT billing_customer_id FROM public.tenants WHERE id = $1")
             .bind(input.tenant_id)
-            .fetch_optional(&mut *conn)
+            .fetch_optional(&mut *tx)
             .await
             .map_err(|e| failure::from_sql(&e))?;
+    Deps::commit(tx).await?;
     Ok(BillingOutcome {
         billing_customer_id: stored.and_then(|r| r.0).or(Some(customer_id)),
     })

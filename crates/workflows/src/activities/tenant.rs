@@ -80,7 +80,7 @@ pub struct TenantActivities {
 }
 
 async fn load(deps: &Deps, tenant_id: Uuid) -> Result<TenantRow, ActivityError> {
-    let mut conn = deps.conn().await?;
+    let mut conn = deps.read().await?;
     tenants::by_id(&mut conn, tenant_id)
         .await
         .map_err(|e| failure::from_sql(&e))?
@@ -133,11 +133,12 @@ impl TenantActivities {
     ) -> Result<(), ActivityError> {
         self.deps.test_delay("create_tenant_schema").await;
         let schema = schema_of(&load(&self.deps, input.tenant_id).await?)?;
+        let mut tx = self.deps.begin().await?;
         let created = sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {}", schema.quoted()))
-            .execute(&self.deps.db)
+            .execute(&mut *tx)
             .await;
         match created {
-            Ok(_) => Ok(()),
+            Ok(_) => Deps::commit(tx).await,
             Err(e) if is_concurrent_create(&e) => Ok(()),
             Err(e) => Err(failure::from_sql(&e)),
         }
@@ -178,8 +179,15 @@ impl TenantActivities {
         };
         let migrate = async {
             deps.test_delay("migrate_tenant_schema").await;
-            tenantry_store::migrate_schema(&deps.db, &schema, tenant.id, set, &options, &mut |_| {})
-                .await
+            tenantry_store::migrate_schema(
+                deps.db.session_pool(),
+                &schema,
+                tenant.id,
+                set,
+                &options,
+                &mut |_| {},
+            )
+            .await
         };
         let heartbeat = async {
             let mut beat: u64 = 0;
@@ -289,11 +297,11 @@ impl TenantActivities {
         _ctx: ActivityContext,
         input: OwnerInviteRef,
     ) -> Result<(), ActivityError> {
-        let mut conn = self.deps.conn().await?;
-        invites::cancel_pending(&mut conn, input.tenant_id, &input.email)
+        let mut tx = self.deps.begin().await?;
+        invites::cancel_pending(&mut tx, input.tenant_id, &input.email)
             .await
             .map_err(|e| failure::from_sql(&e))?;
-        Ok(())
+        Deps::commit(tx).await
     }
 
     #[activity(name = "remove_membership")]
@@ -302,11 +310,11 @@ impl TenantActivities {
         _ctx: ActivityContext,
         input: MembershipRef,
     ) -> Result<(), ActivityError> {
-        let mut conn = self.deps.conn().await?;
-        memberships::remove(&mut conn, input.tenant_id, input.user_id)
+        let mut tx = self.deps.begin().await?;
+        memberships::remove(&mut tx, input.tenant_id, input.user_id)
             .await
             .map_err(|e| failure::from_sql(&e))?;
-        Ok(())
+        Deps::commit(tx).await
     }
 
     #[activity(name = "set_tenant_status")]
@@ -317,10 +325,11 @@ impl TenantActivities {
     ) -> Result<(), ActivityError> {
         self.deps.test_delay("set_tenant_status").await;
         let from: Vec<&str> = input.from.iter().map(String::as_str).collect();
-        let mut conn = self.deps.conn().await?;
-        let change = tenants::set_status(&mut conn, input.tenant_id, &from, &input.to)
+        let mut tx = self.deps.begin().await?;
+        let change = tenants::set_status(&mut tx, input.tenant_id, &from, &input.to)
             .await
             .map_err(|e| failure::from_sql(&e))?;
+        Deps::commit(tx).await?;
         status_outcome(
             change,
             input.tenant_id,
@@ -335,15 +344,16 @@ impl TenantActivities {
         input: CompleteExecution,
     ) -> Result<(), ActivityError> {
         self.deps.test_delay("complete_execution").await;
-        let mut conn = self.deps.conn().await?;
+        let mut tx = self.deps.begin().await?;
         let outcome = executions::complete(
-            &mut conn,
+            &mut tx,
             &input.workflow_id,
             &input.status,
             input.error.as_deref(),
         )
         .await
         .map_err(|e| failure::from_sql(&e))?;
+        Deps::commit(tx).await?;
         if outcome == executions::CompleteOutcome::Missing {
             tracing::warn!(workflow_id = %input.workflow_id, "no execution record to complete");
         }
@@ -357,6 +367,7 @@ impl TenantActivities {
         _ctx: ActivityContext,
         input: TenantRef,
     ) -> Result<DropOutcome, ActivityError> {
+        self.deps.test_delay("drop_tenant_schema").await;
         let tenant = load(&self.deps, input.tenant_id).await?;
         let schema = schema_of(&tenant)?;
         let mut tx = self
@@ -397,10 +408,12 @@ impl TenantActivities {
         _ctx: ActivityContext,
         input: TenantRef,
     ) -> Result<(), ActivityError> {
-        let mut conn = self.deps.conn().await?;
-        let change = tenants::soft_delete(&mut conn, input.tenant_id)
+        self.deps.test_delay("soft_delete_tenant").await;
+        let mut tx = self.deps.begin().await?;
+        let change = tenants::soft_delete(&mut tx, input.tenant_id)
             .await
             .map_err(|e| failure::from_sql(&e))?;
+        Deps::commit(tx).await?;
         status_outcome(change, input.tenant_id, "it cannot be deleted")
     }
 
@@ -410,15 +423,19 @@ impl TenantActivities {
         _ctx: ActivityContext,
         input: TenantRef,
     ) -> Result<u64, ActivityError> {
-        sqlx::query(
+        self.deps.test_delay("revoke_tenant_sessions").await;
+        let mut tx = self.deps.begin().await?;
+        let revoked = sqlx::query(
             "UPDATE public.refresh_token_families SET revoked_at = now(), revoked_reason = 'tenant_deleted' \
              WHERE tenant_id = $1 AND revoked_at IS NULL",
         )
         .bind(input.tenant_id)
-        .execute(&self.deps.db)
+        .execute(&mut *tx)
         .await
-        .map(|r| r.rows_affected())
-        .map_err(|e| failure::from_sql(&e))
+        .map_err(|e| failure::from_sql(&e))?
+        .rows_affected();
+        Deps::commit(tx).await?;
+        Ok(revoked)
     }
 
     #[activity(name = "cancel_tenant_invites")]
@@ -427,15 +444,19 @@ impl TenantActivities {
         _ctx: ActivityContext,
         input: TenantRef,
     ) -> Result<u64, ActivityError> {
-        sqlx::query(
+        self.deps.test_delay("cancel_tenant_invites").await;
+        let mut tx = self.deps.begin().await?;
+        let cancelled = sqlx::query(
             "UPDATE public.tenant_invites SET status = 'cancelled', cancelled_at = now() \
              WHERE tenant_id = $1 AND status = 'pending'",
         )
         .bind(input.tenant_id)
-        .execute(&self.deps.db)
+        .execute(&mut *tx)
         .await
-        .map(|r| r.rows_affected())
-        .map_err(|e| failure::from_sql(&e))
+        .map_err(|e| failure::from_sql(&e))?
+        .rows_affected();
+        Deps::commit(tx).await?;
+        Ok(cancelled)
     }
 
     #[activity(name = "delete_unverified_registrant")]
@@ -444,10 +465,13 @@ impl TenantActivities {
         _ctx: ActivityContext,
         input: TenantRef,
     ) -> Result<bool, ActivityError> {
-        let mut conn = self.deps.conn().await?;
-        users::delete_unverified_registrant(&mut conn, input.tenant_id)
+        self.deps.test_delay("delete_unverified_registrant").await;
+        let mut tx = self.deps.begin().await?;
+        let deleted = users::delete_unverified_registrant(&mut tx, input.tenant_id)
             .await
-            .map_err(|e| failure::from_sql(&e))
+            .map_err(|e| failure::from_sql(&e))?;
+        Deps::commit(tx).await?;
+        Ok(deleted)
     }
 }
 
@@ -477,9 +501,9 @@ pub async fn create_admin_membership(
     input: &MembershipRef,
 ) -> Result<(), ActivityError> {
     deps.test_delay("create_admin_membership").await;
-    let mut conn = deps.conn().await?;
-    match memberships::insert_admin_if_absent(&mut conn, input.tenant_id, input.user_id).await {
-        Ok(_) => Ok(()),
+    let mut tx = deps.begin().await?;
+    match memberships::insert_admin_if_absent(&mut tx, input.tenant_id, input.user_id).await {
+        Ok(_) => Deps::commit(tx).await,
         // Unreachable with ON CONFLICT, but a unique violation means "already done" whatever produced it.
         Err(e) if tenantry_store::is_unique_violation(&e) => Ok(()),
         Err(e) => Err(failure::from_sql(&e)),

@@ -26,6 +26,7 @@ fn parse_name(s: &str, field: &str) -> Result<String, FieldError> {
             NAME_MAX_LEN,
         ))
     } else {
+        FieldError::reject_nul(field, trimmed)?;
         Ok(trimmed.to_owned())
     }
 }
@@ -117,6 +118,24 @@ mod tests {
             ("name", ErrorCode::TooLong)
         );
         assert!(TenantName::parse(&"é".repeat(100)).is_ok());
+    }
+
+    /// PostgreSQL cannot store U+0000: a name holding one is refused here, not by the database (a 500).
+    #[test]
+    fn refuses_nul_characters() {
+        for s in ["A\0B", "\0", " Ada\0 "] {
+            let e = FullName::parse(s).unwrap_err();
+            assert_eq!(
+                (e.field.as_str(), e.code, e.message.as_str()),
+                (
+                    "full_name",
+                    ErrorCode::InvalidFormat,
+                    "Must not contain NUL characters"
+                )
+            );
+            assert_eq!(TenantName::parse(s).unwrap_err().field, "name");
+        }
+        assert!(FullName::parse("Ada\u{1}Lovelace").is_ok());
     }
 
     proptest! {

@@ -28,6 +28,7 @@ impl ProjectName {
         if trimmed.chars().count() > PROJECT_NAME_MAX_LEN {
             return Err(FieldError::too_long("name", PROJECT_NAME_MAX_LEN));
         }
+        FieldError::reject_nul("name", trimmed)?;
         Ok(ProjectName(trimmed.to_owned()))
     }
 
@@ -57,6 +58,7 @@ impl ProjectDescription {
                 PROJECT_DESCRIPTION_MAX_LEN,
             ));
         }
+        FieldError::reject_nul("description", trimmed)?;
         Ok(Some(ProjectDescription(trimmed.to_owned())))
     }
 
@@ -136,6 +138,26 @@ mod tests {
             (long.code, long.message.as_str()),
             (ErrorCode::TooLong, "Must be at most 200 characters")
         );
+    }
+
+    /// PostgreSQL cannot store U+0000: refused here rather than failing the insert (a 500).
+    #[test]
+    fn nul_characters_are_refused() {
+        let e = ProjectName::parse("a\0b").unwrap_err();
+        assert_eq!(
+            (e.field.as_str(), e.code, e.message.as_str()),
+            (
+                "name",
+                ErrorCode::InvalidFormat,
+                "Must not contain NUL characters"
+            )
+        );
+        let e = ProjectDescription::parse("line\0").unwrap_err();
+        assert_eq!(
+            (e.field.as_str(), e.code),
+            ("description", ErrorCode::InvalidFormat)
+        );
+        assert!(ProjectDescription::parse("two\nlines\t").is_ok());
     }
 
     #[test]

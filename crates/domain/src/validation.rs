@@ -143,6 +143,21 @@ impl FieldError {
         )
     }
 
+    /// `Must not contain NUL characters`, code `invalid_format`: PostgreSQL cannot store U+0000 in text or
+    /// jsonb, so free text that reaches the database is refused with it rather than failing there.
+    pub fn nul_character(field: impl Into<String>) -> Self {
+        Self::new(field, ErrorCode::InvalidFormat, NUL_CHARACTER_MESSAGE)
+    }
+
+    /// Refuses `s` when it contains U+0000 (see [`FieldError::nul_character`]).
+    pub fn reject_nul(field: &str, s: &str) -> Result<(), FieldError> {
+        if s.contains('\0') {
+            Err(Self::nul_character(field))
+        } else {
+            Ok(())
+        }
+    }
+
     /// `Invalid UUID`, code `invalid_format`.
     pub fn invalid_uuid(field: impl Into<String>) -> Self {
         Self::new(field, ErrorCode::InvalidFormat, "Invalid UUID")
@@ -167,6 +182,9 @@ impl FieldError {
         Self::wrong_type("body", "object")
     }
 }
+
+/// Message of [`FieldError::nul_character`].
+pub const NUL_CHARACTER_MESSAGE: &str = "Must not contain NUL characters";
 
 /// Every problem found in one request, in the order found.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

@@ -66,7 +66,7 @@ pub fn router(state: AppState, api_v1: Router<AppState>) -> Router {
         app = app.merge(crate::api::dev::router());
     }
     if settings.enable_openapi {
-        app = app.merge(docs::router());
+        app = app.merge(docs::router(settings.app_env.is_dev_like()));
     }
     // Outermost first: the request id comes before everything so every later layer, log line and error
     // body sees it; headers and CORS wrap the body and rate limits so 413 and 429 carry them.

@@ -24,11 +24,13 @@ impl FromRequestParts<AppState> for Tenant {
         if let Some(t) = parts.extensions.get::<ResolvedTenant>() {
             return Ok(Self(t.clone()));
         }
+        // A value that is not text (obs-text bytes) is present but no slug: 404, not the 400 of a missing
+        // header (api.md §1.3).
         let header = parts
             .headers
             .get("x-tenant-slug")
-            .and_then(|v| v.to_str().ok());
-        let tenant = state.services().tenants.resolve(header).await?;
+            .map(|v| String::from_utf8_lossy(v.as_bytes()));
+        let tenant = state.services().tenants.resolve(header.as_deref()).await?;
         tracing::Span::current().record("tenant", tenant.slug.as_str());
         parts.extensions.insert(tenant.clone());
         Ok(Self(tenant))

@@ -15,6 +15,7 @@ pub mod meta;
 pub mod metrics;
 mod middleware;
 pub mod ops;
+pub mod path;
 pub mod query;
 pub mod request_id;
 pub mod state;

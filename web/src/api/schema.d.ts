@@ -410,7 +410,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** Tenants where the caller is an active member (the same list as `GET /users/me/tenants`). */
+        get: operations["tenants_list"];
         put?: never;
         /** Creates a tenant (superusers); with `owner_email`, provisioning ends by inviting that address as admin. */
         post: operations["tenants_create"];
@@ -558,6 +559,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/dev/mailbox": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Emails sent to an address, newest first (development and test only). */
+        get: operations["mailbox"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -627,9 +645,15 @@ export interface components {
              */
             tenant_id: string;
         };
+        /**
+         * @description What an audit row is about.
+         * @enum {string}
+         */
+        AuditEntityType: "user" | "tenant" | "membership" | "invite" | "project" | "token" | "session";
         AuditLogPage: {
             has_more: boolean;
             items: components["schemas"]["AuditLogRead"][];
+            /** @description Non-null exactly when `has_more` is true. */
             next_cursor?: string | null;
         };
         /** @description AuditLogRead. */
@@ -643,20 +667,21 @@ export interface components {
             assumed_by_user_id?: string | null;
             /** @description What changed; never passwords, token values or hashes. */
             changes?: Record<string, never> | null;
-            /** @description RFC 3339, UTC, six fractional digits. */
+            /**
+             * Format: date-time
+             * @description RFC 3339, UTC, six fractional digits.
+             */
             created_at: string;
             /** Format: uuid */
             entity_id?: string | null;
-            /** @description `user`, `tenant`, `membership`, `invite`, `project`, `token` or `session`. */
-            entity_type: string;
+            entity_type: components["schemas"]["AuditEntityType"];
             error_message?: string | null;
             /** Format: uuid */
             id: string;
             /** @description A plain address (no mask). */
             ip_address?: string | null;
             request_id?: string | null;
-            /** @description `success` or `failure`. */
-            status: string;
+            status: components["schemas"]["AuditStatus"];
             /** Format: uuid */
             tenant_id?: string | null;
             user_agent?: string | null;
@@ -666,9 +691,36 @@ export interface components {
              */
             user_id?: string | null;
         };
+        /**
+         * @description Outcome of an audited action.
+         * @enum {string}
+         */
+        AuditStatus: "success" | "failure";
+        /**
+         * @description `status` of `DELETE /admin/tenants`.
+         * @enum {string}
+         */
+        BulkDeleteStatus: "ready" | "failed";
+        /** @description Answer of `DELETE /admin/tenants`. */
+        BulkDeletionStarted: {
+            /**
+             * Format: int64
+             * @description Deletions started by this call (at most 500).
+             */
+            count: number;
+            /** @description Whether more tenants of that status are left: call again. */
+            has_more: boolean;
+            /** @description Always `deletion_started`. */
+            status: string;
+            workflow_ids: string[];
+        };
         ChangePasswordRequest: {
+            /** Format: password */
             current_password: string;
-            /** @description 8 to 128 characters, zxcvbn score ≥ 3, different from the current one. */
+            /**
+             * Format: password
+             * @description 8 to 128 characters, zxcvbn score ≥ 3, different from the current one.
+             */
             new_password: string;
         };
         /** @description Answer of `POST /admin/login`: an access token without a tenant; there is no refresh token. */
@@ -682,8 +734,21 @@ export interface components {
             /** @description Always `bearer`. */
             token_type: string;
         };
+        /** @description Answer of the deletion endpoints. */
+        DeletionStarted: {
+            /** @description Always `deletion_started`. */
+            status: string;
+            /** @description `tenant-deletion-<tenant id>`. */
+            workflow_id: string;
+        };
+        /**
+         * @description A dependency in `GET /health`.
+         * @enum {string}
+         */
+        DependencyHealth: "healthy" | "unhealthy" | "not_configured";
         /** @description Body of `POST /auth/resend-verification` and `POST /auth/forgot-password`. */
         EmailRequest: {
+            /** Format: email */
             email: string;
         };
         /** @description The error body of every non-2xx response (api.md §0.2). */
@@ -691,24 +756,68 @@ export interface components {
             /** @description Human-readable message. */
             detail: string;
             /** @description 422 only: every problem found. */
-            errors?: components["schemas"]["FieldErrorBody"][] | null;
+            errors?: components["schemas"]["FieldErrorBody"][];
             /** @description Same value as the `X-Request-ID` response header. */
             request_id: string;
             /**
              * Format: int64
-             * @description 429 only: seconds to wait.
+             * @description 429 only: seconds to wait (also in `Retry-After`).
              */
-            retry_after?: number | null;
+            retry_after?: number;
         };
+        /**
+         * @description State of a workflow execution record.
+         * @enum {string}
+         */
+        ExecutionState: "pending" | "running" | "completed" | "failed";
         FieldErrorBody: {
-            code: string;
+            code: components["schemas"]["FieldErrorCode"];
+            /** @description Body member (nested members dotted), query, path or header parameter name, or `body`. */
             field: string;
             message: string;
         };
+        /**
+         * @description Machine-readable code of a validation problem.
+         * @enum {string}
+         */
+        FieldErrorCode: "missing" | "null" | "type" | "too_short" | "too_long" | "out_of_range" | "invalid_format" | "invalid_choice" | "weak_password" | "reserved" | "json_invalid" | "invalid_cursor" | "invalid";
+        /** @description Answer of `GET /health`. */
+        Health: {
+            /**
+             * Format: double
+             * @description Only on cached results, rounded to 0.1 s.
+             */
+            cache_age_seconds?: number;
+            cached: boolean;
+            database: components["schemas"]["DependencyHealth"];
+            redis: components["schemas"]["DependencyHealth"];
+            /** @description `healthy` when every configured dependency is, else `degraded`. */
+            status: string;
+            temporal: components["schemas"]["DependencyHealth"];
+            /**
+             * Format: double
+             * @description Unix seconds.
+             */
+            timestamp: number;
+        };
+        /** @description Answer of `GET /health` while draining. */
+        HealthDraining: {
+            detail: string;
+            /** Format: int64 */
+            in_flight_requests: number;
+            request_id: string;
+            /** @description Always `draining`. */
+            status: string;
+        };
         InviteAccept: {
+            /** Format: email */
             email: string;
-            /** @description Required when no account exists for the email. */
+            /** @description Required when no account exists for the email: trimmed, 1 to 100 characters. */
             full_name?: string | null;
+            /**
+             * Format: password
+             * @description New accounts: 8 to 128 characters, zxcvbn score ≥ 3; existing accounts: their password.
+             */
             password: string;
         };
         InviteAccepted: {
@@ -718,72 +827,120 @@ export interface components {
             user_id: string;
         };
         InviteCreate: {
+            /** Format: email */
             email: string;
-            /** @description `admin` or `member` (default). */
-            role?: string | null;
+            role?: null | components["schemas"]["MemberRole"];
         };
         InviteInfo: {
             /** @description Whether to ask for a full name (new account) or only the password. */
             account_exists: boolean;
             email: string;
+            /** Format: date-time */
             expires_at: string;
-            role: string;
+            role: components["schemas"]["MemberRole"];
             tenant_name: string;
             tenant_slug: string;
         };
         InvitePage: {
             has_more: boolean;
             items: components["schemas"]["InviteRead"][];
+            /** @description Non-null exactly when `has_more` is true. */
             next_cursor?: string | null;
         };
         /** @description InviteRead. */
         InviteRead: {
+            /** Format: date-time */
             created_at: string;
             email: string;
+            /** Format: date-time */
             expires_at: string;
             /** Format: uuid */
             id: string;
             /** Format: uuid */
             invited_by_user_id?: string | null;
-            role: string;
-            /** @description `pending`, `accepted`, `cancelled` or `expired` (a pending invite past its expiry). */
-            status: string;
+            role: components["schemas"]["MemberRole"];
+            /** @description A pending invite past its expiry is reported as `expired`. */
+            status: components["schemas"]["InviteState"];
         };
         InviteSent: {
             email: string;
+            /** Format: date-time */
             expires_at: string;
             /** Format: uuid */
             id: string;
             message: string;
-            role: string;
+            role: components["schemas"]["MemberRole"];
         };
+        /**
+         * @description State of an invite.
+         * @enum {string}
+         */
+        InviteState: "pending" | "accepted" | "cancelled" | "expired";
+        /**
+         * @description The `status` filter of `GET /invites`.
+         * @enum {string}
+         */
+        InviteStatusFilter: "pending" | "accepted" | "cancelled" | "expired" | "all";
         /** @description Body of `POST /auth/login` and `POST /admin/login`. */
         LoginRequest: {
+            /** Format: email */
             email: string;
-            /** @description 8 to 128 characters. */
+            /**
+             * Format: password
+             * @description 8 to 128 characters.
+             */
             password: string;
+        };
+        Mailbox: {
+            /** @description Newest first. */
+            items: components["schemas"]["MailboxMessage"][];
+        };
+        /** @description An email the app sent (or queued). */
+        MailboxMessage: {
+            action_url?: string | null;
+            body_text?: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            /** @description `verify_email`, `already_registered`, `welcome`, `invite`, `password_reset` or `password_changed`. */
+            kind: string;
+            /** Format: date-time */
+            sent_at?: string | null;
+            subject: string;
+            to: string;
+            /** @description The plaintext one-time token of the link; null for kinds without one. */
+            token?: string | null;
         };
         MemberPage: {
             has_more: boolean;
             items: components["schemas"]["MemberRead"][];
+            /** @description Non-null exactly when `has_more` is true. */
             next_cursor?: string | null;
         };
         /** @description MemberRead. */
         MemberRead: {
-            /** @description When the member joined. */
+            /**
+             * Format: date-time
+             * @description When the member joined.
+             */
             created_at: string;
             email: string;
             full_name: string;
             is_active: boolean;
-            /** @description `admin` or `member`. */
-            role: string;
+            role: components["schemas"]["MemberRole"];
             /** Format: uuid */
             user_id: string;
         };
+        /**
+         * @description A member's role in a tenant.
+         * @enum {string}
+         */
+        MemberRole: "admin" | "member";
         /** @description Body of `PATCH /members/{user_id}`: at least one member. */
         MemberUpdate: {
             is_active?: boolean | null;
-            role?: string | null;
+            role?: null | components["schemas"]["MemberRole"];
         };
         MessageResponse: {
             message: string;
@@ -812,43 +969,78 @@ export interface components {
         };
         /** @description ProjectRead. */
         ProjectRead: {
-            /** @description RFC 3339 UTC with six fractional digits. */
+            /**
+             * Format: date-time
+             * @description RFC 3339 UTC with six fractional digits.
+             */
             created_at: string;
             description?: string | null;
             /** Format: uuid */
             id: string;
             name: string;
+            /** Format: date-time */
             updated_at: string;
         };
         /** @description Body of `PATCH /projects/{project_id}`: omitted members stay as they are. */
         ProjectUpdate: {
-            /** @description `null`, empty or whitespace clears the description. */
+            /** @description `null`, empty or whitespace clears the description; at most 1000 characters. */
             description?: string | null;
             /** @description Trimmed, 1 to 200 characters; `null` is refused. */
-            name?: string | null;
+            name?: string;
         };
-        /** @description ProvisioningStatus: `pending`, `provisioning`, `ready` or `failed` (error `Provisioning failed`). */
+        /**
+         * @description Public provisioning state of a tenant.
+         * @enum {string}
+         */
+        ProvisioningState: "pending" | "provisioning" | "ready" | "failed";
+        /** @description ProvisioningStatus: `error` is `Provisioning failed` when failed, else null. */
         ProvisioningStatus: {
             error?: string | null;
             slug: string;
+            status: components["schemas"]["ProvisioningState"];
+        };
+        /** @description Answer of `GET /ready`: `status` is `ready`; on 503 `not_ready` or `draining`, with `detail` and `request_id`. */
+        Ready: {
+            checks: components["schemas"]["ReadyChecks"];
+            detail?: string;
+            request_id?: string;
             status: string;
+        };
+        /** @description A readiness check. */
+        ReadyCheck: {
+            /** Format: double */
+            latency_ms?: number | null;
+            /** @description Whether `READY_REQUIRES` names it. */
+            required: boolean;
+            /** @description `up`, `down` or `not_configured`. */
+            status: string;
+        };
+        ReadyChecks: {
+            database: components["schemas"]["ReadyCheck"];
+            redis: components["schemas"]["ReadyCheck"];
+            temporal: components["schemas"]["ReadyCheck"];
         };
         /** @description Body of `POST /auth/refresh` and `POST /auth/logout`. */
         RefreshRequest: {
-            /** @description 1 to 1024 characters. */
             refresh_token: string;
         };
         /** @description Body of `POST /auth/register`. */
         RegisterRequest: {
-            /** @description Trimmed and lower-cased; at most 254 characters. */
+            /**
+             * Format: email
+             * @description Trimmed and lower-cased; at most 254 characters.
+             */
             email: string;
-            /** @description 1 to 100 characters. */
+            /** @description Trimmed, 1 to 100 characters. */
             full_name: string;
-            /** @description 8 to 128 characters, zxcvbn score ≥ 3. */
+            /**
+             * Format: password
+             * @description 8 to 128 characters, zxcvbn score ≥ 3.
+             */
             password: string;
-            /** @description 1 to 100 characters. */
+            /** @description Trimmed, 1 to 100 characters. */
             tenant_name: string;
-            /** @description 1 to 56 characters: `^[a-z][a-z0-9]*([-_][a-z0-9]+)*$`. */
+            /** @description 1 to 56 characters; must not contain `pg_`, `public` or `information_schema` once `-` reads `_`. */
             tenant_slug: string;
         };
         RegisterResponse: {
@@ -859,48 +1051,103 @@ export interface components {
             workflow_id: string;
         };
         ResetPasswordRequest: {
-            /** @description 8 to 128 characters, zxcvbn score ≥ 3. */
+            /**
+             * Format: password
+             * @description 8 to 128 characters.
+             */
             new_password: string;
+            /** @description The token of the reset email. */
             token: string;
         };
         SessionPage: {
             has_more: boolean;
             items: components["schemas"]["SessionRead"][];
+            /** @description Non-null exactly when `has_more` is true. */
             next_cursor?: string | null;
         };
         /** @description SessionRead. */
         SessionRead: {
+            /** Format: date-time */
             created_at: string;
             /** @description Whether this is the caller's own session. */
             current: boolean;
-            /** @description Absolute expiry of the session. */
+            /**
+             * Format: date-time
+             * @description Absolute expiry of the session.
+             */
             expires_at: string;
             /** Format: uuid */
             id: string;
             /** @description Last seen address. */
             ip_address?: string | null;
+            /** Format: date-time */
             last_used_at: string;
             /** Format: uuid */
             tenant_id?: string | null;
             tenant_slug?: string | null;
             user_agent?: string | null;
         };
+        /** @description Answer of `POST /tenants`. */
+        TenantCreated: {
+            slug: string;
+            /** @description Always `provisioning`. */
+            status: string;
+            /** @description `tenant-provision-<slug>`. */
+            workflow_id: string;
+        };
+        /** @description Body of `POST /tenants`. */
+        TenantCreateRequest: {
+            /** @description Trimmed, 1 to 100 characters. */
+            name: string;
+            /**
+             * Format: email
+             * @description Invited as the tenant's admin once it is provisioned.
+             */
+            owner_email?: string | null;
+            /** @description As for registration. */
+            slug: string;
+        };
+        /** @description Body of `DELETE /tenants/{slug}`. */
+        TenantDeleteRequest: {
+            /** @description Must equal the tenant's slug. */
+            confirm: string;
+            /**
+             * Format: password
+             * @description The caller's current password.
+             */
+            password: string;
+        };
         TenantPage: {
             has_more: boolean;
             items: components["schemas"]["TenantRead"][];
+            /** @description Non-null exactly when `has_more` is true. */
             next_cursor?: string | null;
         };
         /** @description TenantRead. */
         TenantRead: {
+            /** Format: date-time */
             created_at: string;
+            /** Format: date-time */
             deleted_at?: string | null;
             /** Format: uuid */
             id: string;
             is_active: boolean;
             name: string;
             slug: string;
-            /** @description `provisioning`, `ready`, `failed`, `deleting` or `deleted`. */
-            status: string;
+            status: components["schemas"]["TenantState"];
+        };
+        /**
+         * @description Lifecycle state of a tenant.
+         * @enum {string}
+         */
+        TenantState: "provisioning" | "ready" | "failed" | "deleting" | "deleted";
+        /** @description Answer of `GET /tenants/{slug}/status`. */
+        TenantStatusRead: {
+            /** @description The provisioning execution's error message when `failed`. */
+            error?: string | null;
+            status: components["schemas"]["TenantState"];
+            tenant?: null | components["schemas"]["TenantRead"];
+            workflow?: null | components["schemas"]["WorkflowExecutionRead"];
         };
         TokenPair: {
             access_token: string;
@@ -910,17 +1157,20 @@ export interface components {
         };
         /** @description Body of `POST /auth/verify-email`. */
         TokenRequest: {
-            /** @description The token of the email link, 32 to 128 characters. */
+            /** @description The token of the email link. */
             token: string;
         };
         /** @description Body of `PATCH /users/me`; an empty object changes nothing. */
         UpdateMeRequest: {
-            /** @description 1 to 100 characters; null is refused. */
-            full_name?: string | null;
+            /** @description Trimmed, 1 to 100 characters; null is refused. */
+            full_name?: string;
         };
         /** @description UserRead. */
         UserRead: {
-            /** @description RFC 3339, UTC, six fractional digits. */
+            /**
+             * Format: date-time
+             * @description RFC 3339, UTC, six fractional digits.
+             */
             created_at: string;
             email: string;
             full_name: string;
@@ -934,8 +1184,144 @@ export interface components {
             user: components["schemas"]["UserRead"];
             verified: boolean;
         };
+        /** @description WorkflowExecutionRead. */
+        WorkflowExecutionRead: {
+            /** Format: date-time */
+            completed_at?: string | null;
+            /** Format: date-time */
+            created_at: string;
+            error_message?: string | null;
+            /** Format: date-time */
+            started_at?: string | null;
+            status: components["schemas"]["ExecutionState"];
+            workflow_id: string;
+            workflow_type: string;
+        };
     };
-    responses: never;
+    responses: {
+        /** @description Internal server error */
+        InternalServerError: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description Request body too large */
+        PayloadTooLarge: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description Service temporarily unavailable (database unreachable or pool exhausted) */
+        ServiceUnavailable: {
+            headers: {
+                /** @description `1` */
+                "Retry-After"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description Tenant has been deleted */
+        TenantDeleted: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description Tenant is inactive, or the token does not give access to it */
+        TenantForbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description X-Tenant-Slug header is required */
+        TenantHeaderMissing: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description Tenant not found (X-Tenant-Slug) */
+        TenantNotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description Tenant is not ready (`Tenant is <status>`), or the service is temporarily unavailable */
+        TenantNotReady: {
+            headers: {
+                /** @description `1` when the service is unavailable */
+                "Retry-After"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description Too many requests: `retry_after` and `Retry-After` say when to try again */
+        TooManyRequests: {
+            headers: {
+                /** @description Budget of the exhausted limit */
+                "RateLimit-Limit"?: string;
+                /** @description Always 0 */
+                "RateLimit-Remaining"?: string;
+                /** @description Seconds until the budget is back */
+                "RateLimit-Reset"?: string;
+                /** @description Seconds to wait */
+                "Retry-After"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description Missing or invalid bearer token, expired token, inactive user or revoked session */
+        Unauthorized: {
+            headers: {
+                /** @description `Bearer` */
+                "WWW-Authenticate"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description Unsupported media type: expected application/json */
+        UnsupportedMediaType: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description Invalid input: `errors` lists every problem */
+        ValidationFailed: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+    };
     parameters: never;
     requestBodies: never;
     headers: never;
@@ -974,9 +1360,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not authenticated */
+            /** @description Not authenticated; or: Missing or invalid bearer token, expired token, inactive user or revoked session */
             401: {
                 headers: {
+                    /** @description `Bearer` */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -992,7 +1380,9 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid input */
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid input; or: Invalid input: `errors` lists every problem */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1001,15 +1391,25 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Rate limited */
+            /** @description Rate limited; or: Too many requests: `retry_after` and `Retry-After` say when to try again */
             429: {
                 headers: {
+                    /** @description Budget of the exhausted limit */
+                    "RateLimit-Limit"?: string;
+                    /** @description Always 0 */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the budget is back */
+                    "RateLimit-Reset"?: string;
+                    /** @description Seconds to wait */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     admin_login: {
@@ -1043,7 +1443,9 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid input */
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid input; or: Invalid input: `errors` lists every problem */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1052,15 +1454,25 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Rate limited (shared with /auth/login) */
+            /** @description Rate limited (shared with /auth/login); or: Too many requests: `retry_after` and `Retry-After` say when to try again */
             429: {
                 headers: {
+                    /** @description Budget of the exhausted limit */
+                    "RateLimit-Limit"?: string;
+                    /** @description Always 0 */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the budget is back */
+                    "RateLimit-Reset"?: string;
+                    /** @description Seconds to wait */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     list_tenants: {
@@ -1071,7 +1483,7 @@ export interface operations {
                 /** @description 1..100, default 50 */
                 limit?: number;
                 /** @description provisioning, ready, failed, deleting or deleted */
-                status?: string;
+                status?: components["schemas"]["TenantState"];
             };
             header?: never;
             path?: never;
@@ -1088,9 +1500,11 @@ export interface operations {
                     "application/json": components["schemas"]["TenantPage"];
                 };
             };
-            /** @description Not authenticated */
+            /** @description Not authenticated; or: Missing or invalid bearer token, expired token, inactive user or revoked session */
             401: {
                 headers: {
+                    /** @description `Bearer` */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1106,7 +1520,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid status, cursor or limit */
+            /** @description Invalid status, cursor or limit; or: Invalid input: `errors` lists every problem */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1115,6 +1529,9 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     bulk_delete: {
@@ -1123,7 +1540,7 @@ export interface operations {
                 /** @description must be true */
                 confirm: boolean;
                 /** @description ready or failed */
-                status: string;
+                status: components["schemas"]["BulkDeleteStatus"];
             };
             header?: never;
             path?: never;
@@ -1136,9 +1553,21 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["BulkDeletionStarted"];
+                };
             };
-            /** @description Missing or invalid status or confirm */
+            401: components["responses"]["Unauthorized"];
+            /** @description Not a superuser */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid status or confirm; or: Invalid input: `errors` lists every problem */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1147,6 +1576,9 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     delete_tenant: {
@@ -1154,7 +1586,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Tenant id (UUID) */
+                /** @description Tenant id */
                 tenant_id: string;
             };
             cookie?: never;
@@ -1166,7 +1598,19 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["DeletionStarted"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Not a superuser */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description Unknown or already deleted */
             404: {
@@ -1186,7 +1630,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid UUID */
+            /** @description Invalid UUID; or: Invalid input: `errors` lists every problem */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1195,6 +1639,9 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     list_logs: {
@@ -1207,7 +1654,7 @@ export interface operations {
                 /** @description 1..100, default 50 */
                 limit?: number;
                 /** @description success or failure */
-                status?: string;
+                status?: components["schemas"]["AuditStatus"];
                 /** @description Rows of this user */
                 user_id?: string;
             };
@@ -1229,16 +1676,19 @@ export interface operations {
                     "application/json": components["schemas"]["AuditLogPage"];
                 };
             };
-            /** @description Not authenticated */
+            400: components["responses"]["TenantHeaderMissing"];
+            /** @description Not authenticated; or: Missing or invalid bearer token, expired token, inactive user or revoked session */
             401: {
                 headers: {
+                    /** @description `Bearer` */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not an admin of the tenant */
+            /** @description Not an admin of the tenant; or: Tenant is inactive, or the token does not give access to it */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1247,7 +1697,9 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Unknown action, invalid user_id, status, cursor or limit */
+            404: components["responses"]["TenantNotFound"];
+            410: components["responses"]["TenantDeleted"];
+            /** @description Unknown action, invalid user_id, status, cursor or limit; or: Invalid input: `errors` lists every problem */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1256,6 +1708,9 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["TenantNotReady"];
         };
     };
     entity_history: {
@@ -1274,7 +1729,7 @@ export interface operations {
                 /** @description The entity's id */
                 entity_id: string;
                 /** @description user, tenant, membership, invite, project, token or session */
-                entity_type: string;
+                entity_type: components["schemas"]["AuditEntityType"];
             };
             cookie?: never;
         };
@@ -1289,16 +1744,19 @@ export interface operations {
                     "application/json": components["schemas"]["AuditLogPage"];
                 };
             };
-            /** @description Not authenticated */
+            400: components["responses"]["TenantHeaderMissing"];
+            /** @description Not authenticated; or: Missing or invalid bearer token, expired token, inactive user or revoked session */
             401: {
                 headers: {
+                    /** @description `Bearer` */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not an admin of the tenant */
+            /** @description Not an admin of the tenant; or: Tenant is inactive, or the token does not give access to it */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1307,7 +1765,9 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid entity_type, entity_id, cursor or limit */
+            404: components["responses"]["TenantNotFound"];
+            410: components["responses"]["TenantDeleted"];
+            /** @description Invalid entity_type, entity_id, cursor or limit; or: Invalid input: `errors` lists every problem */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1316,6 +1776,9 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["TenantNotReady"];
         };
     };
     forgot_password: {
@@ -1340,6 +1803,12 @@ export interface operations {
                     "application/json": components["schemas"]["MessageResponse"];
                 };
             };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     login: {
@@ -1367,6 +1836,7 @@ export interface operations {
                     "application/json": components["schemas"]["TokenPair"];
                 };
             };
+            400: components["responses"]["TenantHeaderMissing"];
             /** @description Invalid credentials */
             401: {
                 headers: {
@@ -1376,7 +1846,12 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid input */
+            403: components["responses"]["TenantForbidden"];
+            404: components["responses"]["TenantNotFound"];
+            410: components["responses"]["TenantDeleted"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid input; or: Invalid input: `errors` lists every problem */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1385,15 +1860,25 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Rate limited */
+            /** @description Rate limited; or: Too many requests: `retry_after` and `Retry-After` say when to try again */
             429: {
                 headers: {
+                    /** @description Budget of the exhausted limit */
+                    "RateLimit-Limit"?: string;
+                    /** @description Always 0 */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the budget is back */
+                    "RateLimit-Reset"?: string;
+                    /** @description Seconds to wait */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["TenantNotReady"];
         };
     };
     logout: {
@@ -1419,6 +1904,16 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["TenantHeaderMissing"];
+            403: components["responses"]["TenantForbidden"];
+            404: components["responses"]["TenantNotFound"];
+            410: components["responses"]["TenantDeleted"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["TenantNotReady"];
         };
     };
     logout_all: {
@@ -1437,9 +1932,11 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Not authenticated */
+            /** @description Not authenticated; or: Missing or invalid bearer token, expired token, inactive user or revoked session */
             401: {
                 headers: {
+                    /** @description `Bearer` */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1455,6 +1952,9 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     refresh: {
@@ -1482,6 +1982,7 @@ export interface operations {
                     "application/json": components["schemas"]["TokenPair"];
                 };
             };
+            400: components["responses"]["TenantHeaderMissing"];
             /** @description Invalid or expired refresh token */
             401: {
                 headers: {
@@ -1491,22 +1992,38 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Rate limited */
+            403: components["responses"]["TenantForbidden"];
+            404: components["responses"]["TenantNotFound"];
+            410: components["responses"]["TenantDeleted"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            /** @description Rate limited; or: Too many requests: `retry_after` and `Retry-After` say when to try again */
             429: {
                 headers: {
+                    /** @description Budget of the exhausted limit */
+                    "RateLimit-Limit"?: string;
+                    /** @description Always 0 */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the budget is back */
+                    "RateLimit-Reset"?: string;
+                    /** @description Seconds to wait */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["TenantNotReady"];
         };
     };
     register: {
         parameters: {
             query?: never;
             header?: {
-                /** @description Replays the stored response of an earlier identical request */
+                /** @description Replays the stored response of an earlier identical request; 1 to 255 visible ASCII characters */
                 "Idempotency-Key"?: string | null;
             };
             path?: never;
@@ -1536,7 +2053,9 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid input */
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid input; or: Invalid input: `errors` lists every problem */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1545,15 +2064,25 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Rate limited */
+            /** @description Rate limited; or: Too many requests: `retry_after` and `Retry-After` say when to try again */
             429: {
                 headers: {
+                    /** @description Budget of the exhausted limit */
+                    "RateLimit-Limit"?: string;
+                    /** @description Always 0 */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the budget is back */
+                    "RateLimit-Reset"?: string;
+                    /** @description Seconds to wait */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     resend_verification: {
@@ -1578,6 +2107,12 @@ export interface operations {
                     "application/json": components["schemas"]["MessageResponse"];
                 };
             };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     reset_password: {
@@ -1611,7 +2146,9 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid token or password */
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid token or password; or: Invalid input: `errors` lists every problem */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1620,6 +2157,9 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     verify_email: {
@@ -1653,7 +2193,9 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid token format */
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid token format; or: Invalid input: `errors` lists every problem */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1662,6 +2204,9 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     invites_list: {
@@ -1672,7 +2217,7 @@ export interface operations {
                 /** @description 1..100, default 50 */
                 limit?: number;
                 /** @description pending (default), accepted, cancelled, expired or all */
-                status?: string;
+                status?: components["schemas"]["InviteStatusFilter"];
             };
             header: {
                 /** @description The tenant */
@@ -1692,7 +2237,20 @@ export interface operations {
                     "application/json": components["schemas"]["InvitePage"];
                 };
             };
-            /** @description Invalid query */
+            400: components["responses"]["TenantHeaderMissing"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Admin role required for this operation; or: Tenant is inactive, or the token does not give access to it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: components["responses"]["TenantNotFound"];
+            410: components["responses"]["TenantDeleted"];
+            /** @description Invalid query; or: Invalid input: `errors` lists every problem */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1701,6 +2259,9 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["TenantNotReady"];
         };
     };
     invites_create: {
@@ -1728,6 +2289,18 @@ export interface operations {
                     "application/json": components["schemas"]["InviteSent"];
                 };
             };
+            400: components["responses"]["TenantHeaderMissing"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Admin role required for this operation; or: Tenant is inactive, or the token does not give access to it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: components["responses"]["TenantNotFound"];
             /** @description Already a member */
             409: {
                 headers: {
@@ -1737,7 +2310,10 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid input */
+            410: components["responses"]["TenantDeleted"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid input; or: Invalid input: `errors` lists every problem */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1746,6 +2322,9 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["TenantNotReady"];
         };
     };
     invites_show: {
@@ -1772,7 +2351,18 @@ export interface operations {
                     "application/json": components["schemas"]["InviteRead"];
                 };
             };
-            /** @description Invite not found */
+            400: components["responses"]["TenantHeaderMissing"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Admin role required for this operation; or: Tenant is inactive, or the token does not give access to it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invite not found; or: Tenant not found (X-Tenant-Slug) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1781,6 +2371,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            410: components["responses"]["TenantDeleted"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["TenantNotReady"];
         };
     };
     resend: {
@@ -1807,7 +2402,7 @@ export interface operations {
                     "application/json": components["schemas"]["InviteSent"];
                 };
             };
-            /** @description Already accepted */
+            /** @description Already accepted; or: X-Tenant-Slug header is required */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1816,7 +2411,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invite not found */
+            401: components["responses"]["Unauthorized"];
+            /** @description Admin role required for this operation; or: Tenant is inactive, or the token does not give access to it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invite not found; or: Tenant not found (X-Tenant-Slug) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1834,6 +2439,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            410: components["responses"]["TenantDeleted"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["TenantNotReady"];
         };
     };
     cancel: {
@@ -1860,7 +2470,7 @@ export interface operations {
                     "application/json": components["schemas"]["MessageResponse"];
                 };
             };
-            /** @description Not pending */
+            /** @description Not pending; or: X-Tenant-Slug header is required */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1869,7 +2479,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invite not found */
+            401: components["responses"]["Unauthorized"];
+            /** @description Admin role required for this operation; or: Tenant is inactive, or the token does not give access to it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invite not found; or: Tenant not found (X-Tenant-Slug) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1878,6 +2498,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            410: components["responses"]["TenantDeleted"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["TenantNotReady"];
         };
     };
     info: {
@@ -1910,15 +2535,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Rate limited */
+            422: components["responses"]["ValidationFailed"];
+            /** @description Rate limited; or: Too many requests: `retry_after` and `Retry-After` say when to try again */
             429: {
                 headers: {
+                    /** @description Budget of the exhausted limit */
+                    "RateLimit-Limit"?: string;
+                    /** @description Always 0 */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the budget is back */
+                    "RateLimit-Reset"?: string;
+                    /** @description Seconds to wait */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     accept: {
@@ -1973,7 +2609,9 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid input */
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid input; or: Invalid input: `errors` lists every problem */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1982,15 +2620,25 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Rate limited */
+            /** @description Rate limited; or: Too many requests: `retry_after` and `Retry-After` say when to try again */
             429: {
                 headers: {
+                    /** @description Budget of the exhausted limit */
+                    "RateLimit-Limit"?: string;
+                    /** @description Always 0 */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the budget is back */
+                    "RateLimit-Reset"?: string;
+                    /** @description Seconds to wait */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     members_list: {
@@ -2021,7 +2669,12 @@ export interface operations {
                     "application/json": components["schemas"]["MemberPage"];
                 };
             };
-            /** @description Invalid query */
+            400: components["responses"]["TenantHeaderMissing"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TenantForbidden"];
+            404: components["responses"]["TenantNotFound"];
+            410: components["responses"]["TenantDeleted"];
+            /** @description Invalid query; or: Invalid input: `errors` lists every problem */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2030,6 +2683,9 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["TenantNotReady"];
         };
     };
     members_remove: {
@@ -2054,7 +2710,9 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Not an admin */
+            400: components["responses"]["TenantHeaderMissing"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Not an admin; or: Tenant is inactive, or the token does not give access to it */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2063,7 +2721,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Member not found */
+            /** @description Member not found; or: Tenant not found (X-Tenant-Slug) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2081,6 +2739,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            410: components["responses"]["TenantDeleted"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["TenantNotReady"];
         };
     };
     members_update: {
@@ -2111,7 +2774,18 @@ export interface operations {
                     "application/json": components["schemas"]["MemberRead"];
                 };
             };
-            /** @description Member not found */
+            400: components["responses"]["TenantHeaderMissing"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Admin role required for this operation; or: Tenant is inactive, or the token does not give access to it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Member not found; or: Tenant not found (X-Tenant-Slug) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2129,7 +2803,10 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid input */
+            410: components["responses"]["TenantDeleted"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid input; or: Invalid input: `errors` lists every problem */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2138,6 +2815,9 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["TenantNotReady"];
         };
     };
     projects_list: {
@@ -2166,16 +2846,19 @@ export interface operations {
                     "application/json": components["schemas"]["ProjectPage"];
                 };
             };
-            /** @description Not authenticated */
+            400: components["responses"]["TenantHeaderMissing"];
+            /** @description Not authenticated; or: Missing or invalid bearer token, expired token, inactive user or revoked session */
             401: {
                 headers: {
+                    /** @description `Bearer` */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not a member */
+            /** @description Not a member; or: Tenant is inactive, or the token does not give access to it */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2184,7 +2867,9 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid cursor or limit */
+            404: components["responses"]["TenantNotFound"];
+            410: components["responses"]["TenantDeleted"];
+            /** @description Invalid cursor or limit; or: Invalid input: `errors` lists every problem */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2193,13 +2878,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["TenantNotReady"];
         };
     };
     projects_create: {
         parameters: {
             query?: never;
             header: {
-                /** @description Replays the stored response of an earlier identical request by the same user in this tenant */
+                /** @description Replays the stored response of an earlier identical request by the same user in this tenant; 1 to 255 visible ASCII characters */
                 "Idempotency-Key"?: string | null;
                 /** @description The tenant */
                 "X-Tenant-Slug": string;
@@ -2224,16 +2912,19 @@ export interface operations {
                     "application/json": components["schemas"]["ProjectRead"];
                 };
             };
-            /** @description Not authenticated */
+            400: components["responses"]["TenantHeaderMissing"];
+            /** @description Not authenticated; or: Missing or invalid bearer token, expired token, inactive user or revoked session */
             401: {
                 headers: {
+                    /** @description `Bearer` */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not a member */
+            /** @description Not a member; or: Tenant is inactive, or the token does not give access to it */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2242,6 +2933,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            404: components["responses"]["TenantNotFound"];
             /** @description Name taken, or the same Idempotency-Key is in progress */
             409: {
                 headers: {
@@ -2251,7 +2943,10 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid input or Idempotency-Key */
+            410: components["responses"]["TenantDeleted"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid input or Idempotency-Key; or: Invalid input: `errors` lists every problem */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2260,6 +2955,9 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["TenantNotReady"];
         };
     };
     projects_show: {
@@ -2286,7 +2984,10 @@ export interface operations {
                     "application/json": components["schemas"]["ProjectRead"];
                 };
             };
-            /** @description Project not found */
+            400: components["responses"]["TenantHeaderMissing"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TenantForbidden"];
+            /** @description Project not found; or: Tenant not found (X-Tenant-Slug) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2295,7 +2996,8 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid UUID */
+            410: components["responses"]["TenantDeleted"];
+            /** @description Invalid UUID; or: Invalid input: `errors` lists every problem */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2304,6 +3006,9 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["TenantNotReady"];
         };
     };
     projects_remove: {
@@ -2328,7 +3033,10 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Project not found */
+            400: components["responses"]["TenantHeaderMissing"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TenantForbidden"];
+            /** @description Project not found; or: Tenant not found (X-Tenant-Slug) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2346,7 +3054,8 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid UUID */
+            410: components["responses"]["TenantDeleted"];
+            /** @description Invalid UUID; or: Invalid input: `errors` lists every problem */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2355,6 +3064,9 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["TenantNotReady"];
         };
     };
     projects_update: {
@@ -2385,7 +3097,10 @@ export interface operations {
                     "application/json": components["schemas"]["ProjectRead"];
                 };
             };
-            /** @description Project not found */
+            400: components["responses"]["TenantHeaderMissing"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TenantForbidden"];
+            /** @description Project not found; or: Tenant not found (X-Tenant-Slug) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2403,7 +3118,10 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid input */
+            410: components["responses"]["TenantDeleted"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid input; or: Invalid input: `errors` lists every problem */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2412,6 +3130,39 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["TenantNotReady"];
+        };
+    };
+    tenants_list: {
+        parameters: {
+            query?: {
+                /** @description Opaque cursor of the previous page */
+                cursor?: string;
+                /** @description 1..100, default 50 */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of tenants */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantPage"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     tenants_create: {
@@ -2421,15 +3172,22 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TenantCreateRequest"];
+            };
+        };
         responses: {
             /** @description Provisioning started */
             202: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["TenantCreated"];
+                };
             };
+            401: components["responses"]["Unauthorized"];
             /** @description Not a superuser */
             403: {
                 headers: {
@@ -2448,7 +3206,9 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid body */
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid body; or: Invalid input: `errors` lists every problem */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2457,6 +3217,9 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     tenants_show: {
@@ -2480,6 +3243,7 @@ export interface operations {
                     "application/json": components["schemas"]["TenantRead"];
                 };
             };
+            401: components["responses"]["Unauthorized"];
             /** @description Tenant not found */
             404: {
                 headers: {
@@ -2489,6 +3253,10 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     delete_own: {
@@ -2504,16 +3272,22 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TenantDeleteRequest"];
+            };
+        };
         responses: {
             /** @description Deletion started */
             202: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["DeletionStarted"];
+                };
             };
-            /** @description Slug mismatch or wrong password */
+            /** @description Slug mismatch or wrong password; or: X-Tenant-Slug header is required */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2522,7 +3296,8 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not an admin */
+            401: components["responses"]["Unauthorized"];
+            /** @description Not an admin, or an assumed identity; or: Tenant is inactive, or the token does not give access to it */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2531,7 +3306,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid body */
+            404: components["responses"]["TenantNotFound"];
+            410: components["responses"]["TenantDeleted"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid body; or: Invalid input: `errors` lists every problem */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2540,6 +3319,25 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Rate limited (the password budget); or: Too many requests: `retry_after` and `Retry-After` say when to try again */
+            429: {
+                headers: {
+                    /** @description Budget of the exhausted limit */
+                    "RateLimit-Limit"?: string;
+                    /** @description Always 0 */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the budget is back */
+                    "RateLimit-Reset"?: string;
+                    /** @description Seconds to wait */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["TenantNotReady"];
         };
     };
     provisioning: {
@@ -2572,6 +3370,10 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     status: {
@@ -2591,11 +3393,15 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["TenantStatusRead"];
+                };
             };
-            /** @description Not authenticated */
+            /** @description Not authenticated; or: Missing or invalid bearer token, expired token, inactive user or revoked session */
             401: {
                 headers: {
+                    /** @description `Bearer` */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2611,7 +3417,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Unknown tenant */
+            /** @description Tenant '<slug>' not found */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2620,6 +3426,10 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     me: {
@@ -2643,16 +3453,19 @@ export interface operations {
                     "application/json": components["schemas"]["UserRead"];
                 };
             };
-            /** @description Not authenticated */
+            400: components["responses"]["TenantHeaderMissing"];
+            /** @description Not authenticated; or: Missing or invalid bearer token, expired token, inactive user or revoked session */
             401: {
                 headers: {
+                    /** @description `Bearer` */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not a member */
+            /** @description Not a member; or: Tenant is inactive, or the token does not give access to it */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2661,6 +3474,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            404: components["responses"]["TenantNotFound"];
+            410: components["responses"]["TenantDeleted"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["TenantNotReady"];
         };
     };
     update_me: {
@@ -2688,7 +3506,14 @@ export interface operations {
                     "application/json": components["schemas"]["UserRead"];
                 };
             };
-            /** @description Invalid input */
+            400: components["responses"]["TenantHeaderMissing"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["TenantForbidden"];
+            404: components["responses"]["TenantNotFound"];
+            410: components["responses"]["TenantDeleted"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid input; or: Invalid input: `errors` lists every problem */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2697,6 +3522,9 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["TenantNotReady"];
         };
     };
     change_password: {
@@ -2730,6 +3558,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            401: components["responses"]["Unauthorized"];
             /** @description Assumed identity */
             403: {
                 headers: {
@@ -2739,7 +3568,9 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid input */
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid input; or: Invalid input: `errors` lists every problem */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2748,15 +3579,25 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Rate limited */
+            /** @description Rate limited; or: Too many requests: `retry_after` and `Retry-After` say when to try again */
             429: {
                 headers: {
+                    /** @description Budget of the exhausted limit */
+                    "RateLimit-Limit"?: string;
+                    /** @description Always 0 */
+                    "RateLimit-Remaining"?: string;
+                    /** @description Seconds until the budget is back */
+                    "RateLimit-Reset"?: string;
+                    /** @description Seconds to wait */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     sessions: {
@@ -2782,6 +3623,7 @@ export interface operations {
                     "application/json": components["schemas"]["SessionPage"];
                 };
             };
+            401: components["responses"]["Unauthorized"];
             /** @description Assumed identity */
             403: {
                 headers: {
@@ -2791,6 +3633,10 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     revoke_session: {
@@ -2812,6 +3658,16 @@ export interface operations {
                 };
                 content?: never;
             };
+            401: components["responses"]["Unauthorized"];
+            /** @description Assumed identity */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Session not found */
             404: {
                 headers: {
@@ -2821,7 +3677,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid UUID */
+            /** @description Invalid UUID; or: Invalid input: `errors` lists every problem */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2830,6 +3686,9 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     my_tenants: {
@@ -2855,7 +3714,8 @@ export interface operations {
                     "application/json": components["schemas"]["TenantPage"];
                 };
             };
-            /** @description Invalid cursor or limit */
+            401: components["responses"]["Unauthorized"];
+            /** @description Invalid cursor or limit; or: Invalid input: `errors` lists every problem */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2864,6 +3724,46 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    mailbox: {
+        parameters: {
+            query: {
+                /** @description 1..50, default 10 */
+                limit?: number;
+                /** @description Recipient, matched case-insensitively */
+                to: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The messages */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Mailbox"];
+                };
+            };
+            /** @description Missing or invalid `to` or `limit`; or: Invalid input: `errors` lists every problem */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     health: {
@@ -2880,14 +3780,18 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Health"];
+                };
             };
             /** @description Draining on shutdown */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["HealthDraining"];
+                };
             };
         };
     };
@@ -2905,14 +3809,18 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Ready"];
+                };
             };
             /** @description A required dependency is down, or the server is draining */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Ready"];
+                };
             };
         };
     };

@@ -11,8 +11,9 @@ export type InviteRead = Schemas["InviteRead"];
 export type SessionRead = Schemas["SessionRead"];
 export type AuditLogRead = Schemas["AuditLogRead"];
 export type FieldErrorBody = Schemas["FieldErrorBody"];
+export type Role = Schemas["MemberRole"];
 
-/** `GET /dev/mailbox` (development and test only; not part of the OpenAPI document). */
+/** `GET /dev/mailbox` (development and test only; documented only by the servers that serve it). */
 export type MailboxMessage = {
   id: string;
   to: string;

@@ -35,7 +35,8 @@ const ACTIONS = [
   "project.delete",
 ];
 
-type Filters = { action: string; status: string; user_id: string };
+type AuditStatus = "success" | "failure";
+type Filters = { action: string; status: "" | AuditStatus; user_id: string };
 
 export function AuditPage() {
   const [filters, setFilters] = useState<Filters>({ action: "", status: "", user_id: "" });
@@ -78,7 +79,7 @@ export function AuditPage() {
             </option>
           ))}
         </Select>
-        <Select label="Status" name="status" value={draft.status} onChange={(e) => setDraft({ ...draft, status: e.target.value })}>
+        <Select label="Status" name="status" value={draft.status} onChange={(e) => setDraft({ ...draft, status: e.target.value as Filters["status"] })}>
           <option value="">any</option>
           <option value="success">success</option>
           <option value="failure">failure</option>

@@ -2,7 +2,7 @@
 
 import { useState, type FormEvent } from "react";
 import { api, call, tenantHeader } from "../api/client";
-import type { InviteRead } from "../api/types";
+import type { InviteRead, Role } from "../api/types";
 import {
   Alert,
   Badge,
@@ -92,7 +92,7 @@ export function InvitesPage() {
 
 function CreateInvite({ onSent }: { onSent: (message: string) => void }) {
   const [email, setEmail] = useState("");
-  const [role, setRole] = useState("member");
+  const [role, setRole] = useState<Role>("member");
   const { busy, error, fieldErrors, run } = useAction(["email", "role"]);
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -112,7 +112,7 @@ function CreateInvite({ onSent }: { onSent: (message: string) => void }) {
       <div className="row-form">
         <Field label="Email" name="email" type="email" value={email} onChange={(e) => setEmail(e.target.value)}
           error={fieldErrors.email} required />
-        <Select label="Role" name="role" value={role} onChange={(e) => setRole(e.target.value)} error={fieldErrors.role}>
+        <Select label="Role" name="role" value={role} onChange={(e) => setRole(e.target.value as Role)} error={fieldErrors.role}>
           <option value="member">member</option>
           <option value="admin">admin</option>
         </Select>

@@ -3,7 +3,7 @@
 
 import { useState } from "react";
 import { api, call, tenantHeader } from "../api/client";
-import type { MemberRead } from "../api/types";
+import type { MemberRead, Role } from "../api/types";
 import { navigate } from "../router";
 import { store } from "../session";
 import { useStore } from "../useStore";
@@ -91,7 +91,7 @@ function MemberRow({
   const action = useAction();
   const header = tenantHeader();
 
-  const patch = (body: { role?: string; is_active?: boolean }) =>
+  const patch = (body: { role?: Role; is_active?: boolean }) =>
     void action.run(async () => {
       const m = await call(
         api.PATCH("/api/v1/members/{user_id}", { params: { header, path: { user_id: member.user_id } }, body }),
@@ -122,7 +122,7 @@ function MemberRow({
       <td>
         {isAdmin ? (
           <select aria-label={`Role of ${member.email}`} value={member.role} disabled={action.busy}
-            onChange={(e) => patch({ role: e.target.value })}>
+            onChange={(e) => patch({ role: e.target.value as Role })}>
             <option value="admin">admin</option>
             <option value="member">member</option>
           </select>

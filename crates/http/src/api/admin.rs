@@ -1,7 +1,7 @@
 //! `/api/v1/admin/*` (api.md §5.7): superuser administration.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::delete;
 use tenantry_domain::{ErrorCode, FieldError};
@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::auth::Superuser;
 use crate::error::{ApiError, ApiResult};
 use crate::meta::Meta;
+use crate::path::Path;
 use crate::query::{Params, QueryReader};
 use crate::state::AppState;
 
@@ -21,9 +22,10 @@ pub fn router() -> axum::Router<AppState> {
 
 /// Starts (or reports the running) deletion of any tenant.
 #[utoipa::path(delete, path = "/api/v1/admin/tenants/{tenant_id}", tag = "admin", security(("bearer" = [])),
-    params(("tenant_id" = String, Path, description = "Tenant id (UUID)")),
+    params(("tenant_id" = uuid::Uuid, Path, description = "Tenant id")),
     responses(
-        (status = 200, description = "Deletion started (or already running)"),
+        (status = 200, description = "Deletion started (or already running)", body = crate::ops::docs::DeletionStarted),
+        (status = 403, description = "Not a superuser", body = crate::ops::docs::ErrorBody),
         (status = 404, description = "Unknown or already deleted", body = crate::ops::docs::ErrorBody),
         (status = 409, description = "Still provisioning", body = crate::ops::docs::ErrorBody),
         (status = 422, description = "Invalid UUID", body = crate::ops::docs::ErrorBody)))]
@@ -44,10 +46,11 @@ pub(crate) async fn delete_tenant(
 
 /// Starts the deletion of up to 500 ready or failed tenants; call again while `has_more`.
 #[utoipa::path(delete, path = "/api/v1/admin/tenants", tag = "admin", security(("bearer" = [])),
-    params(("status" = String, Query, description = "ready or failed"),
+    params(("status" = crate::ops::docs::BulkDeleteStatus, Query, description = "ready or failed"),
            ("confirm" = bool, Query, description = "must be true")),
     responses(
-        (status = 200, description = "Deletions started"),
+        (status = 200, description = "Deletions started", body = crate::ops::docs::BulkDeletionStarted),
+        (status = 403, description = "Not a superuser", body = crate::ops::docs::ErrorBody),
         (status = 422, description = "Missing or invalid status or confirm", body = crate::ops::docs::ErrorBody)))]
 pub(crate) async fn bulk_delete(
     State(state): State<AppState>,

@@ -2,7 +2,7 @@
 //! tenant; rows of other tenants never appear, whatever the filters.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tenantry_domain::{AuditAction, EntityType, FieldError};
@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::auth::Admin;
 use crate::error::{ApiError, ApiResult};
+use crate::path::Path;
 use crate::query::{Params, QueryReader};
 use crate::state::AppState;
 
@@ -36,8 +37,7 @@ pub struct AuditLogRead {
     assumed_by_user_id: Option<Uuid>,
     /// One of the actions of the audit vocabulary, e.g. `user.login`.
     action: String,
-    /// `user`, `tenant`, `membership`, `invite`, `project`, `token` or `session`.
-    entity_type: String,
+    entity_type: AuditEntityType,
     entity_id: Option<Uuid>,
     /// What changed; never passwords, token values or hashes.
     #[schema(value_type = Option<Object>)]
@@ -46,17 +46,41 @@ pub struct AuditLogRead {
     ip_address: Option<String>,
     user_agent: Option<String>,
     request_id: Option<String>,
-    /// `success` or `failure`.
-    status: String,
+    status: AuditStatus,
     error_message: Option<String>,
     /// RFC 3339, UTC, six fractional digits.
+    #[schema(format = DateTime)]
     created_at: String,
+}
+
+/// Outcome of an audited action.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum AuditStatus {
+    Success,
+    Failure,
+}
+
+/// What an audit row is about.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum AuditEntityType {
+    User,
+    Tenant,
+    Membership,
+    Invite,
+    Project,
+    Token,
+    Session,
 }
 
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct AuditLogPage {
     items: Vec<AuditLogRead>,
+    /// Non-null exactly when `has_more` is true.
     next_cursor: Option<String>,
     has_more: bool,
 }
@@ -78,9 +102,9 @@ fn parse_status(s: &str) -> Result<bool, FieldError> {
     params(("X-Tenant-Slug" = String, Header, description = "The tenant"),
            ("action" = Option<String>, Query, description = "A known action, e.g. `user.login`"),
            ("user_id" = Option<Uuid>, Query, description = "Rows of this user"),
-           ("status" = Option<String>, Query, description = "success or failure"),
+           ("status" = Option<AuditStatus>, Query, description = "success or failure"),
            ("cursor" = Option<String>, Query, description = "Opaque cursor of the previous page"),
-           ("limit" = Option<i64>, Query, description = "1..100, default 50")),
+           ("limit" = Option<i64>, Query, description = "1..100, default 50", minimum = 1, maximum = 100)),
     responses((status = 200, description = "A page of audit rows", body = AuditLogPage),
         (status = 401, description = "Not authenticated", body = crate::ops::docs::ErrorBody),
         (status = 403, description = "Not an admin of the tenant", body = crate::ops::docs::ErrorBody),
@@ -116,10 +140,10 @@ pub(crate) async fn list_logs(
 #[utoipa::path(get, path = "/api/v1/audit/logs/entity/{entity_type}/{entity_id}", tag = "audit",
     security(("bearer" = [])),
     params(("X-Tenant-Slug" = String, Header, description = "The tenant"),
-           ("entity_type" = String, Path, description = "user, tenant, membership, invite, project, token or session"),
+           ("entity_type" = AuditEntityType, Path, description = "user, tenant, membership, invite, project, token or session"),
            ("entity_id" = Uuid, Path, description = "The entity's id"),
            ("cursor" = Option<String>, Query, description = "Opaque cursor of the previous page"),
-           ("limit" = Option<i64>, Query, description = "1..100, default 50")),
+           ("limit" = Option<i64>, Query, description = "1..100, default 50", minimum = 1, maximum = 100)),
     responses((status = 200, description = "A page of audit rows", body = AuditLogPage),
         (status = 401, description = "Not authenticated", body = crate::ops::docs::ErrorBody),
         (status = 403, description = "Not an admin of the tenant", body = crate::ops::docs::ErrorBody),
@@ -154,7 +178,7 @@ pub(crate) async fn entity_history(
 #[derive(OpenApi)]
 #[openapi(
     paths(list_logs, entity_history),
-    components(schemas(AuditLogRead, AuditLogPage)),
+    components(schemas(AuditLogRead, AuditLogPage, AuditStatus, AuditEntityType)),
     tags((name = "audit", description = "The tenant's audit log (tenant admins)"))
 )]
 pub struct Doc;

@@ -47,13 +47,33 @@ pub fn router() -> axum::Router<AppState> {
         (status = 409, description = "Slug taken", body = crate::ops::docs::ErrorBody),
         (status = 422, description = "Invalid input", body = crate::ops::docs::ErrorBody),
         (status = 429, description = "Rate limited", body = crate::ops::docs::ErrorBody)),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the stored response of an earlier identical request")))]
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the stored response of an earlier identical request; 1 to 255 visible ASCII characters", min_length = 1, max_length = 255, pattern = "^[!-~]+$")))]
 pub(crate) async fn register(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     Meta(ctx): Meta,
     body: JsonBody,
 ) -> ApiResult<Response> {
+    let command = register_body(body)?;
+    let headers = limits::enforce(
+        &state,
+        "register",
+        &limits::register(ip, command.email.as_str()),
+    )
+    .await?;
+    let reg = state.services().register(command, &ctx).await?;
+    let body = json!({
+        "user": reg.user,
+        "workflow_id": reg.workflow_id,
+        "tenant_slug": reg.tenant_slug,
+        "message": "Please check your email to verify your account",
+    });
+    Ok((StatusCode::ACCEPTED, headers.0, Json(body)).into_response())
+}
+
+/// Reads a `/auth/register` body: every member's problem at once, the password judged against the account's
+/// own words. The body readers of this module are pure and public so the fuzz targets (fuzz/) can reach them.
+pub fn register_body(body: JsonBody) -> ApiResult<RegisterCommand> {
     let mut f = Fields::new(body);
     let email_raw = f.required_str("email");
     let password_raw = f.required_str("password");
@@ -82,33 +102,17 @@ pub(crate) async fn register(
     else {
         return Err(ApiError::internal("validated fields missing"));
     };
-
-    let headers =
-        limits::enforce(&state, "register", &limits::register(ip, email.as_str())).await?;
-    let reg = state
-        .services()
-        .register(
-            RegisterCommand {
-                email,
-                password,
-                full_name,
-                tenant_name,
-                slug,
-            },
-            &ctx,
-        )
-        .await?;
-    let body = json!({
-        "user": reg.user,
-        "workflow_id": reg.workflow_id,
-        "tenant_slug": reg.tenant_slug,
-        "message": "Please check your email to verify your account",
-    });
-    Ok((StatusCode::ACCEPTED, headers.0, Json(body)).into_response())
+    Ok(RegisterCommand {
+        email,
+        password,
+        full_name,
+        tenant_name,
+        slug,
+    })
 }
 
 /// Reads `{email, password}` bodies (`/auth/login`, `/admin/login`).
-pub(crate) fn credentials(body: JsonBody) -> ApiResult<(Email, LoginPassword)> {
+pub fn credentials(body: JsonBody) -> ApiResult<(Email, LoginPassword)> {
     let mut f = Fields::new(body);
     let email_raw = f.required_str("email");
     let password_raw = f.required_str("password");
@@ -121,7 +125,7 @@ pub(crate) fn credentials(body: JsonBody) -> ApiResult<(Email, LoginPassword)> {
 }
 
 /// Reads `{email}` bodies (resend, forgot).
-fn email_body(body: JsonBody) -> ApiResult<Email> {
+pub fn email_body(body: JsonBody) -> ApiResult<Email> {
     let mut f = Fields::new(body);
     let raw = f.required_str("email");
     let email = f.parse("email", raw, Email::parse);
@@ -130,7 +134,7 @@ fn email_body(body: JsonBody) -> ApiResult<Email> {
 }
 
 /// Reads a `refresh_token` member: a string of 1..1024 characters.
-fn refresh_token_body(body: JsonBody) -> ApiResult<String> {
+pub fn refresh_token_body(body: JsonBody) -> ApiResult<String> {
     let mut f = Fields::new(body);
     let raw = f.required_str("refresh_token");
     let token = f.parse("refresh_token", raw, |s| {
@@ -152,6 +156,29 @@ fn refresh_token_body(body: JsonBody) -> ApiResult<String> {
     });
     f.finish()?;
     token.ok_or_else(|| ApiError::internal("validated field missing"))
+}
+
+/// Reads a `/auth/verify-email` body `{token}`.
+pub fn token_body(body: JsonBody) -> ApiResult<OneTimeToken> {
+    let mut f = Fields::new(body);
+    let raw = f.required_str("token");
+    let token = f.parse("token", raw, OneTimeToken::parse);
+    f.finish()?;
+    token.ok_or_else(|| ApiError::internal("validated field missing"))
+}
+
+/// Reads a `/auth/reset-password` body `{token, new_password}`; the strength of the new password is judged by
+/// the service, which knows the account's words.
+pub fn reset_body(body: JsonBody) -> ApiResult<(OneTimeToken, LoginPassword)> {
+    let mut f = Fields::new(body);
+    let token_raw = f.required_str("token");
+    let password_raw = f.required_str("new_password");
+    let token = f.parse("token", token_raw, OneTimeToken::parse);
+    let password = f.parse("new_password", password_raw, LoginPassword::parse);
+    f.finish()?;
+    token
+        .zip(password)
+        .ok_or_else(|| ApiError::internal("validated fields missing"))
 }
 
 /// Log in to the header tenant: a new session and its first token pair.
@@ -248,11 +275,7 @@ pub(crate) async fn verify_email(
     Meta(ctx): Meta,
     body: JsonBody,
 ) -> ApiResult<Response> {
-    let mut f = Fields::new(body);
-    let raw = f.required_str("token");
-    let token = f.parse("token", raw, OneTimeToken::parse);
-    f.finish()?;
-    let token = token.ok_or_else(|| ApiError::internal("validated field missing"))?;
+    let token = token_body(body)?;
     let headers = limits::enforce(&state, "verify", &limits::by_ip("verify", ip)).await?;
     let user = state.services().verify_email(&token, &ctx).await?;
     let body = json!({ "message": "Email verified successfully", "verified": true, "user": user });
@@ -315,15 +338,7 @@ pub(crate) async fn reset_password(
     Meta(ctx): Meta,
     body: JsonBody,
 ) -> ApiResult<Response> {
-    let mut f = Fields::new(body);
-    let token_raw = f.required_str("token");
-    let password_raw = f.required_str("new_password");
-    let token = f.parse("token", token_raw, OneTimeToken::parse);
-    let password = f.parse("new_password", password_raw, LoginPassword::parse);
-    f.finish()?;
-    let (Some(token), Some(password)) = (token, password) else {
-        return Err(ApiError::internal("validated fields missing"));
-    };
+    let (token, password) = reset_body(body)?;
     let headers = limits::enforce(&state, "reset", &limits::by_ip("reset", ip)).await?;
     state
         .services()

@@ -1,7 +1,7 @@
 //! `/api/v1/invites` (api.md §5.5): invites of the header tenant, and the public token endpoints.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -17,6 +17,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::json::{Fields, JsonBody};
 use crate::limits;
 use crate::meta::Meta;
+use crate::path::Path;
 use crate::query::{Params, QueryReader};
 use crate::state::AppState;
 
@@ -34,18 +35,44 @@ pub fn router() -> axum::Router<AppState> {
 pub struct InviteRead {
     id: uuid::Uuid,
     email: String,
-    role: String,
-    /// `pending`, `accepted`, `cancelled` or `expired` (a pending invite past its expiry).
-    status: String,
+    role: crate::ops::docs::MemberRole,
+    /// A pending invite past its expiry is reported as `expired`.
+    status: InviteState,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     expires_at: String,
     invited_by_user_id: Option<uuid::Uuid>,
+}
+
+/// State of an invite.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum InviteState {
+    Pending,
+    Accepted,
+    Cancelled,
+    Expired,
+}
+
+/// The `status` filter of `GET /invites`.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum InviteStatusFilter {
+    Pending,
+    Accepted,
+    Cancelled,
+    Expired,
+    All,
 }
 
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct InvitePage {
     items: Vec<InviteRead>,
+    /// Non-null exactly when `has_more` is true.
     next_cursor: Option<String>,
     has_more: bool,
 }
@@ -53,9 +80,10 @@ pub struct InvitePage {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct InviteCreate {
+    #[schema(format = Email, max_length = 254)]
     email: String,
-    /// `admin` or `member` (default).
-    role: Option<String>,
+    /// `member` when absent or null.
+    role: Option<crate::ops::docs::MemberRole>,
 }
 
 #[derive(ToSchema)]
@@ -63,7 +91,8 @@ pub struct InviteCreate {
 pub struct InviteSent {
     id: uuid::Uuid,
     email: String,
-    role: String,
+    role: crate::ops::docs::MemberRole,
+    #[schema(format = DateTime)]
     expires_at: String,
     message: String,
 }
@@ -74,7 +103,8 @@ pub struct InviteInfo {
     email: String,
     tenant_name: String,
     tenant_slug: String,
-    role: String,
+    role: crate::ops::docs::MemberRole,
+    #[schema(format = DateTime)]
     expires_at: String,
     /// Whether to ask for a full name (new account) or only the password.
     account_exists: bool,
@@ -83,9 +113,13 @@ pub struct InviteInfo {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct InviteAccept {
+    #[schema(format = Email, max_length = 254)]
     email: String,
+    /// New accounts: 8 to 128 characters, zxcvbn score ≥ 3; existing accounts: their password.
+    #[schema(format = Password, min_length = 8, max_length = 128)]
     password: String,
-    /// Required when no account exists for the email.
+    /// Required when no account exists for the email: trimmed, 1 to 100 characters.
+    #[schema(min_length = 1, max_length = 100)]
     full_name: Option<String>,
 }
 
@@ -103,6 +137,8 @@ pub struct InviteAccepted {
     paths(create, list, show, resend, cancel, info, accept),
     components(schemas(
         InviteRead,
+        InviteState,
+        InviteStatusFilter,
         InvitePage,
         InviteCreate,
         InviteSent,
@@ -120,6 +156,7 @@ const STATUSES: &[&str] = &["pending", "accepted", "cancelled", "expired", "all"
     params(("X-Tenant-Slug" = String, Header, description = "The tenant")),
     request_body(content = InviteCreate, content_type = "application/json"),
     responses((status = 201, description = "Invite sent", body = InviteSent),
+        (status = 403, description = "Admin role required for this operation", body = crate::ops::docs::ErrorBody),
         (status = 409, description = "Already a member", body = crate::ops::docs::ErrorBody),
         (status = 422, description = "Invalid input", body = crate::ops::docs::ErrorBody)))]
 pub(crate) async fn create(
@@ -147,10 +184,11 @@ pub(crate) async fn create(
 /// Invites of the tenant by status (default `pending`).
 #[utoipa::path(get, operation_id = "invites_list", path = "/api/v1/invites", tag = "invites", security(("bearer" = [])),
     params(("X-Tenant-Slug" = String, Header, description = "The tenant"),
-           ("status" = Option<String>, Query, description = "pending (default), accepted, cancelled, expired or all"),
+           ("status" = Option<InviteStatusFilter>, Query, description = "pending (default), accepted, cancelled, expired or all"),
            ("cursor" = Option<String>, Query, description = "Opaque cursor of the previous page"),
-           ("limit" = Option<i64>, Query, description = "1..100, default 50")),
+           ("limit" = Option<i64>, Query, description = "1..100, default 50", minimum = 1, maximum = 100)),
     responses((status = 200, description = "A page of invites", body = InvitePage),
+        (status = 403, description = "Admin role required for this operation", body = crate::ops::docs::ErrorBody),
         (status = 422, description = "Invalid query", body = crate::ops::docs::ErrorBody)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
@@ -181,6 +219,7 @@ pub(crate) async fn list(
     params(("X-Tenant-Slug" = String, Header, description = "The tenant"),
            ("invite_id" = uuid::Uuid, Path, description = "Invite id")),
     responses((status = 200, description = "The invite", body = InviteRead),
+        (status = 403, description = "Admin role required for this operation", body = crate::ops::docs::ErrorBody),
         (status = 404, description = "Invite not found", body = crate::ops::docs::ErrorBody)))]
 pub(crate) async fn show(
     State(state): State<AppState>,
@@ -197,6 +236,7 @@ pub(crate) async fn show(
            ("invite_id" = uuid::Uuid, Path, description = "Invite id")),
     responses((status = 200, description = "Invite resent", body = InviteSent),
         (status = 400, description = "Already accepted", body = crate::ops::docs::ErrorBody),
+        (status = 403, description = "Admin role required for this operation", body = crate::ops::docs::ErrorBody),
         (status = 404, description = "Invite not found", body = crate::ops::docs::ErrorBody),
         (status = 409, description = "Already a member", body = crate::ops::docs::ErrorBody)))]
 pub(crate) async fn resend(
@@ -219,6 +259,7 @@ pub(crate) async fn resend(
            ("invite_id" = uuid::Uuid, Path, description = "Invite id")),
     responses((status = 200, description = "Cancelled", body = crate::ops::docs::MessageResponse),
         (status = 400, description = "Not pending", body = crate::ops::docs::ErrorBody),
+        (status = 403, description = "Admin role required for this operation", body = crate::ops::docs::ErrorBody),
         (status = 404, description = "Invite not found", body = crate::ops::docs::ErrorBody)))]
 pub(crate) async fn cancel(
     State(state): State<AppState>,

@@ -1,7 +1,7 @@
 //! `/api/v1/members` (api.md §5.4): members of the header tenant.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -13,6 +13,7 @@ use crate::auth::{Admin, Member};
 use crate::error::{ApiError, ApiResult};
 use crate::json::{Fields, JsonBody};
 use crate::meta::Meta;
+use crate::path::Path;
 use crate::query::{Params, QueryReader};
 use crate::state::AppState;
 
@@ -30,10 +31,10 @@ pub struct MemberRead {
     user_id: uuid::Uuid,
     email: String,
     full_name: String,
-    /// `admin` or `member`.
-    role: String,
+    role: crate::ops::docs::MemberRole,
     is_active: bool,
     /// When the member joined.
+    #[schema(format = DateTime)]
     created_at: String,
 }
 
@@ -41,6 +42,7 @@ pub struct MemberRead {
 #[allow(dead_code)]
 pub struct MemberPage {
     items: Vec<MemberRead>,
+    /// Non-null exactly when `has_more` is true.
     next_cursor: Option<String>,
     has_more: bool,
 }
@@ -49,7 +51,7 @@ pub struct MemberPage {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct MemberUpdate {
-    role: Option<String>,
+    role: Option<crate::ops::docs::MemberRole>,
     is_active: Option<bool>,
 }
 
@@ -70,7 +72,7 @@ pub(crate) fn path_uuid(raw: &str, field: &str) -> Result<uuid::Uuid, ApiError> 
     params(("X-Tenant-Slug" = String, Header, description = "The tenant"),
            ("include_inactive" = Option<bool>, Query, description = "Admins only; default false"),
            ("cursor" = Option<String>, Query, description = "Opaque cursor of the previous page"),
-           ("limit" = Option<i64>, Query, description = "1..100, default 50")),
+           ("limit" = Option<i64>, Query, description = "1..100, default 50", minimum = 1, maximum = 100)),
     responses((status = 200, description = "A page of members", body = MemberPage),
         (status = 422, description = "Invalid query", body = crate::ops::docs::ErrorBody)))]
 pub(crate) async fn list(
@@ -95,6 +97,7 @@ pub(crate) async fn list(
            ("user_id" = uuid::Uuid, Path, description = "The member's user id")),
     request_body(content = MemberUpdate, content_type = "application/json"),
     responses((status = 200, description = "Updated", body = MemberRead),
+        (status = 403, description = "Admin role required for this operation", body = crate::ops::docs::ErrorBody),
         (status = 404, description = "Member not found", body = crate::ops::docs::ErrorBody),
         (status = 409, description = "Last admin", body = crate::ops::docs::ErrorBody),
         (status = 422, description = "Invalid input", body = crate::ops::docs::ErrorBody)))]

@@ -1,7 +1,7 @@
 //! `/api/v1`: Projects: tenant-schema data reached only through `TenantTx` (api.md §5.6).
 
 use axum::Json;
-use axum::extract::{FromRequestParts, Path, Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -16,6 +16,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::idempotency::{Scope, idempotent};
 use crate::json::{Fields, JsonBody, Patch};
 use crate::meta::Meta;
+use crate::path::Path;
 use crate::query::{Params, QueryReader};
 use crate::state::AppState;
 
@@ -65,7 +66,7 @@ fn project_id(raw: &str) -> ApiResult<Uuid> {
 #[utoipa::path(get, operation_id = "projects_list", path = "/api/v1/projects", tag = "projects", security(("bearer" = [])),
     params(("X-Tenant-Slug" = String, Header, description = "The tenant"),
            ("cursor" = Option<String>, Query, description = "Opaque cursor of the previous page"),
-           ("limit" = Option<i64>, Query, description = "1..100, default 50")),
+           ("limit" = Option<i64>, Query, description = "1..100, default 50", minimum = 1, maximum = 100)),
     responses((status = 200, description = "A page of projects", body = ProjectPage),
         (status = 401, description = "Not authenticated", body = crate::ops::docs::ErrorBody),
         (status = 403, description = "Not a member", body = crate::ops::docs::ErrorBody),
@@ -88,7 +89,7 @@ pub(crate) async fn list(
 /// Create a project.
 #[utoipa::path(post, operation_id = "projects_create", path = "/api/v1/projects", tag = "projects", security(("bearer" = [])),
     params(("X-Tenant-Slug" = String, Header, description = "The tenant"),
-           ("Idempotency-Key" = Option<String>, Header, description = "Replays the stored response of an earlier identical request by the same user in this tenant")),
+           ("Idempotency-Key" = Option<String>, Header, description = "Replays the stored response of an earlier identical request by the same user in this tenant; 1 to 255 visible ASCII characters", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     request_body(content = ProjectCreate, content_type = "application/json"),
     responses((status = 201, description = "Created; `Location` names the project", body = ProjectRead,
             headers(("Location" = String, description = "/api/v1/projects/<id>"))),
@@ -226,7 +227,9 @@ pub struct ProjectRead {
     name: String,
     description: Option<String>,
     /// RFC 3339 UTC with six fractional digits.
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     updated_at: String,
 }
 
@@ -245,8 +248,10 @@ pub struct ProjectPage {
 #[allow(dead_code)]
 pub struct ProjectCreate {
     /// Trimmed, 1 to 200 characters; unique per tenant (case-sensitive).
+    #[schema(min_length = 1, max_length = 200)]
     name: String,
     /// Trimmed, at most 1000 characters; empty means none.
+    #[schema(max_length = 1000)]
     description: Option<String>,
 }
 
@@ -255,8 +260,10 @@ pub struct ProjectCreate {
 #[allow(dead_code)]
 pub struct ProjectUpdate {
     /// Trimmed, 1 to 200 characters; `null` is refused.
-    name: Option<String>,
-    /// `null`, empty or whitespace clears the description.
+    #[schema(required = false, min_length = 1, max_length = 200)]
+    name: String,
+    /// `null`, empty or whitespace clears the description; at most 1000 characters.
+    #[schema(max_length = 1000)]
     description: Option<String>,
 }
 

@@ -58,6 +58,7 @@ pub struct AssumeIdentityRequest {
     /// A ready, active, not deleted tenant.
     tenant_id: Uuid,
     /// At most 500 characters; recorded in the audit log.
+    #[schema(max_length = 500)]
     reason: Option<String>,
 }
 
@@ -102,9 +103,9 @@ pub(crate) async fn admin_login(
 
 /// Every tenant, deleted ones included, optionally of one status.
 #[utoipa::path(get, path = "/api/v1/admin/tenants", tag = "admin", security(("bearer" = [])),
-    params(("status" = Option<String>, Query, description = "provisioning, ready, failed, deleting or deleted"),
+    params(("status" = Option<crate::ops::docs::TenantState>, Query, description = "provisioning, ready, failed, deleting or deleted"),
            ("cursor" = Option<String>, Query, description = "Opaque cursor of the previous page"),
-           ("limit" = Option<i64>, Query, description = "1..100, default 50")),
+           ("limit" = Option<i64>, Query, description = "1..100, default 50", minimum = 1, maximum = 100)),
     responses((status = 200, description = "A page of tenants", body = crate::ops::docs::TenantPage),
         (status = 401, description = "Not authenticated", body = crate::ops::docs::ErrorBody),
         (status = 403, description = "Not a superuser", body = crate::ops::docs::ErrorBody),
@@ -128,6 +129,8 @@ fn reason_of(f: &mut Fields) -> Option<String> {
         if s.chars().count() > REASON_MAX_CHARS {
             Err(FieldError::too_long("reason", REASON_MAX_CHARS))
         } else {
+            // Stored in the audit row's jsonb `changes`, which cannot hold U+0000.
+            FieldError::reject_nul("reason", s)?;
             Ok(s.to_owned())
         }
     })

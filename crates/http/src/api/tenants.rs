@@ -1,7 +1,7 @@
 //! `/api/v1/tenants/*` (api.md §5.3).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -13,11 +13,12 @@ use crate::error::{ApiError, ApiResult};
 use crate::json::{Fields, JsonBody};
 use crate::limits;
 use crate::meta::Meta;
+use crate::path::Path;
 use crate::state::AppState;
 
 pub fn router() -> axum::Router<AppState> {
     axum::Router::new()
-        .route("/tenants", post(create).get(crate::api::users::my_tenants))
+        .route("/tenants", post(create).get(list))
         .route("/tenants/{slug}", get(show).delete(delete_own))
         .route("/tenants/{slug}/status", get(status))
         .route("/tenants/{slug}/provisioning", get(provisioning))
@@ -43,10 +44,10 @@ pub(crate) async fn provisioning(
 #[utoipa::path(get, path = "/api/v1/tenants/{slug}/status", tag = "tenants", security(("bearer" = [])),
     params(("slug" = String, Path, description = "Tenant slug")),
     responses(
-        (status = 200, description = "Status, tenant, error and workflow record"),
+        (status = 200, description = "Status, tenant, error and workflow record", body = crate::ops::docs::TenantStatusRead),
         (status = 401, description = "Not authenticated", body = crate::ops::docs::ErrorBody),
         (status = 403, description = "Not a superuser", body = crate::ops::docs::ErrorBody),
-        (status = 404, description = "Unknown tenant", body = crate::ops::docs::ErrorBody)))]
+        (status = 404, description = "Tenant '<slug>' not found", body = crate::ops::docs::ErrorBody)))]
 pub(crate) async fn status(
     State(state): State<AppState>,
     _su: Superuser,
@@ -59,11 +60,13 @@ pub(crate) async fn status(
 #[utoipa::path(delete, path = "/api/v1/tenants/{slug}", tag = "tenants", security(("bearer" = [])),
     params(("slug" = String, Path, description = "Tenant slug; must equal X-Tenant-Slug"),
            ("X-Tenant-Slug" = String, Header, description = "The tenant")),
+    request_body(content = crate::ops::docs::TenantDeleteRequest, content_type = "application/json"),
     responses(
-        (status = 202, description = "Deletion started"),
+        (status = 202, description = "Deletion started", body = crate::ops::docs::DeletionStarted),
         (status = 400, description = "Slug mismatch or wrong password", body = crate::ops::docs::ErrorBody),
-        (status = 403, description = "Not an admin", body = crate::ops::docs::ErrorBody),
-        (status = 422, description = "Invalid body", body = crate::ops::docs::ErrorBody)))]
+        (status = 403, description = "Not an admin, or an assumed identity", body = crate::ops::docs::ErrorBody),
+        (status = 422, description = "Invalid body", body = crate::ops::docs::ErrorBody),
+        (status = 429, description = "Rate limited (the password budget)", body = crate::ops::docs::ErrorBody)))]
 pub(crate) async fn delete_own(
     State(state): State<AppState>,
     Admin(member): Admin,
@@ -108,8 +111,9 @@ pub(crate) async fn delete_own(
 
 /// Creates a tenant (superusers); with `owner_email`, provisioning ends by inviting that address as admin.
 #[utoipa::path(post, operation_id = "tenants_create", path = "/api/v1/tenants", tag = "tenants", security(("bearer" = [])),
+    request_body(content = crate::ops::docs::TenantCreateRequest, content_type = "application/json"),
     responses(
-        (status = 202, description = "Provisioning started"),
+        (status = 202, description = "Provisioning started", body = crate::ops::docs::TenantCreated),
         (status = 403, description = "Not a superuser", body = crate::ops::docs::ErrorBody),
         (status = 409, description = "Slug taken", body = crate::ops::docs::ErrorBody),
         (status = 422, description = "Invalid body", body = crate::ops::docs::ErrorBody)))]
@@ -135,6 +139,19 @@ pub(crate) async fn create(
         .create_tenant(&actor, &name, &slug, owner.as_ref(), &ctx)
         .await?;
     Ok((StatusCode::ACCEPTED, Json(created)).into_response())
+}
+
+/// Tenants where the caller is an active member (the same list as `GET /users/me/tenants`).
+#[utoipa::path(get, operation_id = "tenants_list", path = "/api/v1/tenants", tag = "tenants", security(("bearer" = [])),
+    params(("cursor" = Option<String>, Query, description = "Opaque cursor of the previous page"),
+           ("limit" = Option<i64>, Query, description = "1..100, default 50", minimum = 1, maximum = 100)),
+    responses((status = 200, description = "A page of tenants", body = crate::ops::docs::TenantPage)))]
+pub(crate) async fn list(
+    state: State<AppState>,
+    caller: Caller,
+    params: crate::query::Params,
+) -> ApiResult<Response> {
+    crate::api::users::my_tenants(state, caller, params).await
 }
 
 /// A tenant the caller is a member of (or any tenant, for superusers).

@@ -1,7 +1,7 @@
 //! `/api/v1/users/me*` (api.md §5.2): the caller's profile, password, tenants and sessions.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -15,6 +15,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::json::{Fields, JsonBody, Patch};
 use crate::limits;
 use crate::meta::Meta;
+use crate::path::Path;
 use crate::query::{Params, QueryReader};
 use crate::state::AppState;
 
@@ -119,7 +120,7 @@ pub(crate) async fn change_password(
 /// Tenants where the caller is an active member.
 #[utoipa::path(get, path = "/api/v1/users/me/tenants", tag = "users", security(("bearer" = [])),
     params(("cursor" = Option<String>, Query, description = "Opaque cursor of the previous page"),
-           ("limit" = Option<i64>, Query, description = "1..100, default 50")),
+           ("limit" = Option<i64>, Query, description = "1..100, default 50", minimum = 1, maximum = 100)),
     responses((status = 200, description = "A page of tenants", body = crate::ops::docs::TenantPage),
         (status = 422, description = "Invalid cursor or limit", body = crate::ops::docs::ErrorBody)))]
 pub(crate) async fn my_tenants(
@@ -136,7 +137,7 @@ pub(crate) async fn my_tenants(
 /// The caller's live sessions, across tenants.
 #[utoipa::path(get, path = "/api/v1/users/me/sessions", tag = "users", security(("bearer" = [])),
     params(("cursor" = Option<String>, Query, description = "Opaque cursor of the previous page"),
-           ("limit" = Option<i64>, Query, description = "1..100, default 50")),
+           ("limit" = Option<i64>, Query, description = "1..100, default 50", minimum = 1, maximum = 100)),
     responses((status = 200, description = "A page of sessions", body = crate::ops::docs::SessionPage),
         (status = 403, description = "Assumed identity", body = crate::ops::docs::ErrorBody)))]
 pub(crate) async fn sessions(
@@ -155,6 +156,7 @@ pub(crate) async fn sessions(
 #[utoipa::path(delete, path = "/api/v1/users/me/sessions/{session_id}", tag = "users", security(("bearer" = [])),
     params(("session_id" = uuid::Uuid, Path, description = "Session id")),
     responses((status = 204, description = "Revoked"),
+        (status = 403, description = "Assumed identity", body = crate::ops::docs::ErrorBody),
         (status = 404, description = "Session not found", body = crate::ops::docs::ErrorBody),
         (status = 422, description = "Invalid UUID", body = crate::ops::docs::ErrorBody)))]
 pub(crate) async fn revoke_session(

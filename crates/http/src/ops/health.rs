@@ -25,8 +25,8 @@ fn health_word(r: ProbeResult) -> &'static str {
 }
 
 #[utoipa::path(get, path = "/health", tag = "operations",
-    responses((status = 200, description = "Alive; `status` is healthy or degraded"),
-               (status = 503, description = "Draining on shutdown")))]
+    responses((status = 200, description = "Alive; `status` is healthy or degraded", body = super::docs::Health),
+               (status = 503, description = "Draining on shutdown", body = super::docs::HealthDraining)))]
 pub(crate) async fn health(State(state): State<AppState>) -> Response {
     if state.lifecycle().is_draining() {
         let mut extra = Map::new();
@@ -76,8 +76,8 @@ fn check(r: ProbeResult, required: bool) -> Value {
 }
 
 #[utoipa::path(get, path = "/ready", tag = "operations",
-    responses((status = 200, description = "Every required dependency answers"),
-               (status = 503, description = "A required dependency is down, or the server is draining")))]
+    responses((status = 200, description = "Every required dependency answers", body = super::docs::Ready),
+               (status = 503, description = "A required dependency is down, or the server is draining", body = super::docs::Ready)))]
 pub(crate) async fn ready(State(state): State<AppState>) -> Response {
     let settings = state.settings();
     let (snap, _) = state.probe_cache().get(state.probes(), READY_CACHE).await;

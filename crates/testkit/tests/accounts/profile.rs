@@ -67,6 +67,21 @@ async fn the_profile_is_read_and_renamed_with_the_contracts_rules() {
     app.shutdown().await;
 }
 
+/// Found by scripts/api-schema: a full name holding U+0000 reached PostgreSQL, which cannot store it (500).
+#[tokio::test]
+async fn a_full_name_with_a_nul_character_is_a_422_not_a_500() {
+    let app = TestApp::builder().without_worker().spawn().await.unwrap();
+    let a = account(&app).await;
+    let (access, _) = login(&app, &a).await;
+    let resp = patch(&app, &a, &access, json!({"full_name": "Ada\u{0}"})).await;
+    assert_eq!(resp.status(), 422);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["detail"], "full_name: Must not contain NUL characters");
+    assert_eq!(v["errors"][0]["code"], "invalid_format");
+    assert_eq!(audit_count(&app, "user.update", a.user_id).await, 0);
+    app.shutdown().await;
+}
+
 #[tokio::test]
 async fn tenants_lists_active_memberships_and_hides_other_tenants() {
     let app = TestApp::builder().without_worker().spawn().await.unwrap();

@@ -409,6 +409,30 @@ async fn an_assumed_identity_acts_as_the_target_within_limits_and_expires() {
     app.shutdown().await;
 }
 
+/// Found by scripts/api-schema: a `reason` holding U+0000 went into the audit row's jsonb `changes`, which
+/// cannot hold it, and the request answered 500. Now a 422 before anything is decided or written.
+#[tokio::test]
+async fn a_reason_with_a_nul_character_is_a_422_not_a_500() {
+    let app = TestApp::builder().without_worker().spawn().await.unwrap();
+    let (_, op_email) = user(&app, "root-", true).await;
+    let token = admin_login(&app, &op_email).await;
+    let target = account(&app, "member").await;
+    let body = json!({"target_user_id": target.user_id, "tenant_id": target.tenant_id, "reason": "ticket\u{0}42"});
+    let resp = assume(&app, &token, &body).await;
+    assert_eq!(
+        status_detail(resp).await,
+        (422, "reason: Must not contain NUL characters".to_owned())
+    );
+    let n: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM public.audit_logs WHERE action = 'identity.assumed'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(n, 0);
+    app.shutdown().await;
+}
+
 #[tokio::test]
 async fn the_eleventh_assumption_in_a_minute_is_refused() {
     let app = TestApp::builder()

@@ -419,3 +419,35 @@ async fn an_existing_account_proves_its_password_and_an_inactive_membership_is_r
     );
     app.shutdown().await;
 }
+
+/// Found by scripts/api-schema: a full name holding U+0000 reached PostgreSQL when a new account accepted an
+/// invite, and the answer was a 500. Now a 422; the invite stays pending and no account is created.
+#[tokio::test]
+async fn a_new_account_with_a_nul_character_in_its_name_is_a_422_not_a_500() {
+    let app = TestApp::builder().without_worker().spawn().await.unwrap();
+    let a = account(&app).await;
+    let (_, admin) = app
+        .session_token(a.user_id, Some(a.tenant_id))
+        .await
+        .unwrap();
+    let guest = format!("{}@example.com", unique("nul-"));
+    invite(&app, &a, &admin, &guest, "member").await;
+    let token = mailbox_token(&app, &guest, "invite").await;
+    let resp = accept(
+        &app,
+        &token,
+        json!({"email": guest, "password": PASSWORD, "full_name": "Nul\u{0}"}),
+    )
+    .await;
+    assert_eq!(resp.status(), 422);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["detail"], "full_name: Must not contain NUL characters");
+    assert_eq!(pending(&app, a.tenant_id, &guest).await, 1);
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM public.users WHERE email = $1")
+        .bind(&guest)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(users, 0);
+    app.shutdown().await;
+}

@@ -144,3 +144,32 @@ async fn a_tenant_without_an_owner_is_provisioned_with_no_invite_and_no_membersh
     assert_eq!(v["errors"].as_array().unwrap().len(), 2, "{v}");
     app.shutdown().await;
 }
+
+/// Found by scripts/api-schema: a tenant name holding U+0000 reached PostgreSQL, which cannot store it (500).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_name_with_a_nul_character_is_a_422_not_a_500() {
+    let app = TestApp::builder()
+        .without_worker()
+        .without_relay()
+        .spawn()
+        .await
+        .unwrap();
+    let su = app
+        .create_user("root@example.com", PASSWORD, true)
+        .await
+        .unwrap();
+    let (_, token) = app.session_token(su, None).await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/api/v1/tenants"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "Nul\u{0}Co", "slug": unique("nul-")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["detail"], "name: Must not contain NUL characters");
+    assert_eq!(count(&app, "SELECT count(*) FROM public.tenants").await, 0);
+    app.shutdown().await;
+}

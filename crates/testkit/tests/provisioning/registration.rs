@@ -281,6 +281,40 @@ async fn invalid_registrations_list_every_problem_and_write_nothing() {
     app.shutdown().await;
 }
 
+/// Found by scripts/api-schema: a full name or tenant name holding U+0000 reached PostgreSQL, which cannot
+/// store it, and registration answered 500 (on the existing-email path too). Now a 422 that writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nul_characters_in_registration_names_are_a_422_not_a_500() {
+    let app = TestApp::builder()
+        .without_worker()
+        .without_relay()
+        .spawn()
+        .await
+        .unwrap();
+    assert_eq!(
+        register(&app, "taken@example.com", &unique("nul-"))
+            .await
+            .status(),
+        202
+    );
+    for email in ["fresh@example.com", "taken@example.com"] {
+        let mut b = body(email, &unique("nul-"));
+        b["full_name"] = Value::from("Ada\u{0}");
+        b["tenant_name"] = Value::from("\u{0}Engines");
+        let resp = app.post_json("/api/v1/auth/register", &b).await;
+        assert_eq!(resp.status(), 422, "{email}");
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(
+            v["detail"],
+            "full_name: Must not contain NUL characters; tenant_name: Must not contain NUL characters",
+            "{v}"
+        );
+    }
+    assert_eq!(count(&app, "SELECT count(*) FROM public.users").await, 1);
+    assert_eq!(count(&app, "SELECT count(*) FROM public.tenants").await, 1);
+    app.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provisioning_view_hides_unknown_and_malformed_slugs() {
     let app = TestApp::builder()

@@ -42,9 +42,9 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use secrecy::ExposeSecret;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-use sqlx::PgPool;
 use tenantry_domain::IdempotencyKey;
 use tenantry_services::ServiceError;
+use tenantry_store::Db;
 use tenantry_store::idempotency::{self as store, IdempotencyRow, LockToken, StoredResponse};
 use uuid::Uuid;
 
@@ -248,10 +248,13 @@ async fn prepare(state: &AppState, scope: &Scope, req: Request) -> Result<Step, 
     )?;
     let req = Request::from_parts(parts, Body::from(bytes));
     let ttl_hours = state.settings().idempotency_ttl_hours;
-    let pool = state.db();
+    let db = state.db();
 
+    // Each attempt is one transaction, committed before any path that wrote returns or retries; paths
+    // that only read drop it (a rollback). One transaction rather than bare statements, so the attempt
+    // also runs behind a transaction-mode pooler (tenantry_store::Db).
     for _ in 0..MAX_ATTEMPTS {
-        let mut conn = pool.acquire().await.map_err(db_error)?;
+        let mut conn = db.begin().await.map_err(db_error)?;
         let claimed = store::claim(
             &mut conn,
             &scope,
@@ -263,7 +266,8 @@ async fn prepare(state: &AppState, scope: &Scope, req: Request) -> Result<Step, 
         .await
         .map_err(db_error)?;
         if let Some(token) = claimed {
-            return Ok(Step::Run(Claim::new(pool, scope, key, token), req));
+            conn.commit().await.map_err(db_error)?;
+            return Ok(Step::Run(Claim::new(db, scope, key, token), req));
         }
         let Some(row) = store::find(&mut conn, &scope, key.as_str())
             .await
@@ -275,6 +279,7 @@ async fn prepare(state: &AppState, scope: &Scope, req: Request) -> Result<Step, 
             store::delete_expired(&mut conn, &scope, key.as_str())
                 .await
                 .map_err(db_error)?;
+            conn.commit().await.map_err(db_error)?;
             continue;
         }
         if row.fingerprint != fingerprint {
@@ -296,9 +301,10 @@ async fn prepare(state: &AppState, scope: &Scope, req: Request) -> Result<Step, 
         )
         .await
         .map_err(db_error)?;
+        conn.commit().await.map_err(db_error)?;
         if let Some(token) = taken {
             tracing::warn!(scope = %scope, "taking over an idempotency key whose request did not finish");
-            return Ok(Step::Run(Claim::new(pool, scope, key, token), req));
+            return Ok(Step::Run(Claim::new(db, scope, key, token), req));
         }
     }
     Err(ApiError::conflict(IN_PROGRESS_DETAIL))
@@ -331,7 +337,7 @@ pub fn records(status: StatusCode, shaped_error: bool) -> bool {
 
 /// The key held by the request that runs the handler. Dropping it unfinished releases the key.
 struct Claim {
-    pool: PgPool,
+    db: Db,
     scope: String,
     key: IdempotencyKey,
     token: LockToken,
@@ -339,9 +345,9 @@ struct Claim {
 }
 
 impl Claim {
-    fn new(pool: &PgPool, scope: String, key: IdempotencyKey, token: LockToken) -> Self {
+    fn new(db: &Db, scope: String, key: IdempotencyKey, token: LockToken) -> Self {
         Self {
-            pool: pool.clone(),
+            db: db.clone(),
             scope,
             key,
             token,
@@ -368,19 +374,15 @@ impl Claim {
                 headers: &headers,
                 body: &bytes,
             };
-            let outcome = match self.pool.acquire().await {
-                Ok(mut conn) => {
-                    store::complete(
-                        &mut conn,
-                        &self.scope,
-                        self.key.as_str(),
-                        self.token,
-                        &stored,
-                    )
-                    .await
-                }
-                Err(e) => Err(e),
-            };
+            let outcome = async {
+                let mut tx = self.db.begin().await?;
+                let stored =
+                    store::complete(&mut tx, &self.scope, self.key.as_str(), self.token, &stored)
+                        .await?;
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>(stored)
+            }
+            .await;
             match outcome {
                 Ok(true) => {}
                 Ok(false) => tracing::warn!(
@@ -401,7 +403,7 @@ impl Claim {
     async fn release(&mut self) {
         self.armed = false;
         release(
-            self.pool.clone(),
+            self.db.clone(),
             self.scope.clone(),
             self.key.clone(),
             self.token,
@@ -416,7 +418,7 @@ impl Drop for Claim {
             return;
         }
         let fut = release(
-            self.pool.clone(),
+            self.db.clone(),
             std::mem::take(&mut self.scope),
             self.key.clone(),
             self.token,
@@ -430,15 +432,51 @@ impl Drop for Claim {
     }
 }
 
-async fn release(pool: PgPool, scope: String, key: IdempotencyKey, token: LockToken) {
-    let outcome = match pool.acquire().await {
-        Ok(mut conn) => store::release(&mut conn, &scope, key.as_str(), token).await,
-        Err(e) => Err(e),
+/// Releases a key whose request will not store a response. When that fails (usually because the database is
+/// away, the very reason the request failed), it is tried again in the background every
+/// [`RELEASE_RETRY_INTERVAL`] until the database is back, so a client's retry runs again as api.md §0.6
+/// promises instead of meeting "in progress" until the lock lapses. The release is guarded by the lock token:
+/// a late one never touches a key that someone has taken over since.
+async fn release(db: Db, scope: String, key: IdempotencyKey, token: LockToken) {
+    let Err(e) = release_once(&db, &scope, &key, token).await else {
+        return;
     };
-    if let Err(e) = outcome {
-        // The lock lapses after LOCK_SECS; the next retry then takes the key over.
-        tracing::error!(scope = %scope, error = %e, "releasing an idempotency key");
+    tracing::warn!(scope = %scope, error = %e, "releasing an idempotency key failed; retrying in the background");
+    let retry = async move {
+        let deadline =
+            tokio::time::Instant::now() + std::time::Duration::from_secs(LOCK_SECS.into());
+        while tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(RELEASE_RETRY_INTERVAL).await;
+            match release_once(&db, &scope, &key, token).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::debug!(scope = %scope, error = %e, "releasing an idempotency key")
+                }
+            }
+        }
+        // The lock has lapsed by now: the next retry takes the key over.
+        tracing::error!(scope = %scope, "an idempotency key could not be released before its lock lapsed");
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => {
+            handle.spawn(retry);
+        }
+        Err(_) => tracing::error!("no runtime to retry releasing an idempotency key"),
     }
+}
+
+/// Pause between attempts to release a key while the database is unavailable.
+const RELEASE_RETRY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+async fn release_once(
+    db: &Db,
+    scope: &str,
+    key: &IdempotencyKey,
+    token: LockToken,
+) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    store::release(&mut tx, scope, key.as_str(), token).await?;
+    tx.commit().await
 }
 
 fn stored_headers(headers: &HeaderMap) -> Value {

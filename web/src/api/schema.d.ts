@@ -771,16 +771,15 @@ export interface components {
          */
         ExecutionState: "pending" | "running" | "completed" | "failed";
         FieldErrorBody: {
-            code: components["schemas"]["FieldErrorCode"];
+            /**
+             * @description Machine-readable code of a validation problem.
+             * @enum {string}
+             */
+            code: "missing" | "null" | "type" | "too_short" | "too_long" | "out_of_range" | "invalid_format" | "invalid_choice" | "weak_password" | "reserved" | "json_invalid" | "invalid_cursor" | "invalid";
             /** @description Body member (nested members dotted), query, path or header parameter name, or `body`. */
             field: string;
             message: string;
         };
-        /**
-         * @description Machine-readable code of a validation problem.
-         * @enum {string}
-         */
-        FieldErrorCode: "missing" | "null" | "type" | "too_short" | "too_long" | "out_of_range" | "invalid_format" | "invalid_choice" | "weak_password" | "reserved" | "json_invalid" | "invalid_cursor" | "invalid";
         /** @description Answer of `GET /health`. */
         Health: {
             /**

@@ -5,6 +5,8 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use tenantry_domain::validation::ErrorCode;
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_swagger_ui::SwaggerUi;
@@ -32,28 +34,18 @@ pub struct ErrorBody {
 pub struct FieldErrorBody {
     /// Body member (nested members dotted), query, path or header parameter name, or `body`.
     field: String,
-    code: FieldErrorCode,
+    #[schema(schema_with = field_error_code_schema)]
+    code: String,
     message: String,
 }
 
-/// Machine-readable code of a validation problem.
-#[derive(ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code)]
-pub enum FieldErrorCode {
-    Missing,
-    Null,
-    Type,
-    TooShort,
-    TooLong,
-    OutOfRange,
-    InvalidFormat,
-    InvalidChoice,
-    WeakPassword,
-    Reserved,
-    JsonInvalid,
-    InvalidCursor,
-    Invalid,
+/// The schema of [`ErrorCode`], built from its own list so the document cannot drift from the codes sent.
+fn field_error_code_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some("Machine-readable code of a validation problem."))
+        .enum_values(Some(ErrorCode::ALL.iter().map(|c| c.as_str())))
+        .build()
 }
 
 /// Body of `POST /auth/register`.
@@ -507,7 +499,7 @@ impl Modify for BearerAuth {
         crate::api::tenants::provisioning, crate::api::tenants::status, crate::api::tenants::create, crate::api::tenants::list,
         crate::api::tenants::show, crate::api::tenants::delete_own, crate::api::admin::delete_tenant,
         crate::api::admin::bulk_delete),
-    components(schemas(ErrorBody, FieldErrorBody, FieldErrorCode, RegisterRequest, RegisterResponse, UserRead,
+    components(schemas(ErrorBody, FieldErrorBody, RegisterRequest, RegisterResponse, UserRead,
         ProvisioningState, ProvisioningStatus, LoginRequest, RefreshRequest, TokenPair, TokenRequest,
         VerifyEmailResponse, EmailRequest, MessageResponse, ResetPasswordRequest, ChangePasswordRequest,
         PasswordChanged, UpdateMeRequest, TenantState, BulkDeleteStatus, MemberRole, TenantRead, TenantPage, TenantCreateRequest, TenantCreated,

@@ -174,6 +174,68 @@ mod tests {
             prop_assert!(Cursor::decode(&s).is_err());
         }
 
+        /// Any instant `OffsetDateTime` can hold, at any offset and nanosecond: the cursor is its UTC
+        /// microsecond floor and survives encoding.
+        #[test]
+        fn round_trips_arbitrary_instants_and_offsets(
+            nanos in -377_705_116_800_000_000_000i128..253_402_300_799_999_999_999i128,
+            offset_secs in -86_399i32..86_400,
+            id in any::<u128>(),
+        ) {
+            let utc = OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap();
+            let Ok(offset) = UtcOffset::from_whole_seconds(offset_secs) else {
+                return Ok(());
+            };
+            let c = Cursor::new(utc.to_offset(offset), Uuid::from_u128(id));
+            prop_assert_eq!(c, Cursor::new(utc, Uuid::from_u128(id)));
+            prop_assert_eq!(c.created_at.offset(), UtcOffset::UTC);
+            prop_assert!(c.created_at <= utc && utc - c.created_at < time::Duration::microseconds(1));
+            prop_assert_eq!(Cursor::new(c.created_at, c.id), c);
+            let s = c.encode();
+            prop_assert_eq!(s.len(), 44);
+            prop_assert_eq!(Cursor::decode(&s), Ok(c));
+        }
+
+        /// Keyset order is kept: encoding loses nothing a `(created_at DESC, id DESC)` comparison needs.
+        #[test]
+        fn distinct_positions_encode_differently(a in arb_cursor(), b in arb_cursor()) {
+            prop_assert_eq!(a.encode() == b.encode(), a == b);
+        }
+
+        /// Payloads that carry a correct checksum but a wrong version or a time outside `OffsetDateTime`'s range
+        /// are refused (never a panic); a correct checksum, version 1 and a representable time always decode.
+        #[test]
+        fn only_version_1_payloads_in_range_decode(version in any::<u8>(), micros in any::<i64>(), id in any::<[u8; 16]>()) {
+            let mut bytes = vec![version];
+            bytes.extend_from_slice(&micros.to_be_bytes());
+            bytes.extend_from_slice(&id);
+            let sum = checksum(&bytes);
+            bytes.extend_from_slice(&sum);
+            let decoded = Cursor::decode(&URL_SAFE_NO_PAD.encode(&bytes));
+            let in_range = from_unix_micros(micros).is_some();
+            prop_assert_eq!(decoded.is_ok(), version == VERSION && in_range);
+            if let Ok(c) = decoded {
+                prop_assert_eq!(c.id, Uuid::from_bytes(id));
+                prop_assert_eq!(unix_micros(c.created_at), micros);
+            }
+        }
+
+        /// Truncated, extended, padded or re-encoded (standard alphabet) cursors are refused.
+        #[test]
+        fn tampered_framing_is_rejected(c in arb_cursor(), cut in 1usize..44, extra in "[A-Za-z0-9_=+/-]{1,4}") {
+            let s = c.encode();
+            prop_assert!(Cursor::decode(&s[..44 - cut]).is_err());
+            prop_assert!(Cursor::decode(&s[cut..]).is_err());
+            let extended = format!("{s}{extra}");
+            prop_assert!(Cursor::decode(&extended).is_err());
+            let spaced = format!("{s} ");
+            prop_assert!(Cursor::decode(&spaced).is_err());
+            let standard = base64::engine::general_purpose::STANDARD.encode(URL_SAFE_NO_PAD.decode(&s).unwrap());
+            if standard != s {
+                prop_assert!(Cursor::decode(&standard).is_err());
+            }
+        }
+
         #[test]
         fn single_character_edits_are_rejected(c in arb_cursor(), pos in 0usize..44, ch in "[A-Za-z0-9_-]") {
             let s = c.encode();

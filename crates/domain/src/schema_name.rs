@@ -177,6 +177,44 @@ mod tests {
         assert!(serde_json::from_str::<SchemaName>("\"public\"").is_err());
     }
 
+    /// Slugs of the rule's shape, including reserved words and both separators, so collisions under `-` → `_`
+    /// and reserved rejections are both frequent.
+    fn slug_like() -> impl Strategy<Value = String> {
+        let word = prop_oneof![
+            "[a-z][a-z0-9]{0,6}",
+            Just("pg".to_owned()),
+            Just("public".to_owned()),
+            Just("information".to_owned()),
+            Just("schema".to_owned()),
+            Just("acme".to_owned()),
+        ];
+        (
+            word.clone(),
+            proptest::collection::vec(("[-_]", word), 0..5),
+        )
+            .prop_map(|(first, rest)| {
+                let mut s = first;
+                for (sep, w) in rest {
+                    s.push_str(&sep);
+                    s.push_str(&w);
+                }
+                s
+            })
+    }
+
+    /// A double-quoted PostgreSQL identifier that needs no escaping: no `"` and no NUL inside, at most 63 bytes
+    /// (longer ones are truncated, which could alias two tenants).
+    fn is_plain_quoted_identifier(quoted: &str) -> bool {
+        let Some(inner) = quoted.strip_prefix('"').and_then(|q| q.strip_suffix('"')) else {
+            return false;
+        };
+        !inner.is_empty()
+            && inner.len() <= SCHEMA_NAME_MAX_BYTES
+            && !inner.contains('"')
+            && !inner.contains('\0')
+            && inner.is_ascii()
+    }
+
     proptest! {
         #[test]
         fn parsed_names_are_safe_to_quote(s in "\\PC{0,70}") {
@@ -184,6 +222,45 @@ mod tests {
                 prop_assert!(name.as_str().len() <= SCHEMA_NAME_MAX_BYTES);
                 prop_assert!(name.as_str().bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
                 prop_assert!(!contains_reserved(name.as_str()));
+                prop_assert!(is_plain_quoted_identifier(&name.quoted()));
+            }
+        }
+
+        /// The mapping folds exactly `-` into `_` and nothing else: two slugs share a schema if and only if they
+        /// are equal once `-` reads as `_` (the registration 409 for `acme-corp` vs `acme_corp` relies on it).
+        #[test]
+        fn slug_to_schema_is_injective_up_to_dash_underscore(a in slug_like(), b in slug_like()) {
+            let (Ok(sa), Ok(sb)) = (Slug::parse(&a), Slug::parse(&b)) else {
+                return Ok(());
+            };
+            let same_schema = SchemaName::from_slug(&sa) == SchemaName::from_slug(&sb);
+            prop_assert_eq!(same_schema, a.replace('-', "_") == b.replace('-', "_"), "{} vs {}", a, b);
+        }
+
+        /// Every valid slug maps to a schema name that parses and is a plain quoted identifier; every valid
+        /// schema name is the image of a slug (its own suffix), so parsing and mapping agree on what is allowed.
+        #[test]
+        fn slug_and_schema_rules_agree(s in slug_like()) {
+            let slug = Slug::parse(&s);
+            let as_schema = SchemaName::parse(&format!("{SCHEMA_PREFIX}{}", s.replace('-', "_")));
+            prop_assert_eq!(slug.is_ok(), as_schema.is_ok() && s.chars().count() <= crate::slug::SLUG_MAX_LEN, "{}", s);
+            if let Ok(slug) = slug {
+                let schema = SchemaName::from_slug(&slug);
+                prop_assert_eq!(SchemaName::parse(schema.as_str()), Ok(schema.clone()));
+                prop_assert!(is_plain_quoted_identifier(&schema.quoted()));
+                prop_assert_eq!(Some(schema), as_schema.ok());
+            }
+        }
+
+        #[test]
+        fn every_schema_name_has_a_slug(s in "tenant_[a-z][a-z0-9_]{0,60}") {
+            if let Ok(name) = SchemaName::parse(&s) {
+                let suffix = &name.as_str()[SCHEMA_PREFIX.len()..];
+                let slug = Slug::parse(suffix);
+                prop_assert!(slug.is_ok(), "{} has no slug", s);
+                if let Ok(slug) = slug {
+                    prop_assert_eq!(SchemaName::from_slug(&slug), name);
+                }
             }
         }
     }

@@ -59,7 +59,7 @@ pub(crate) async fn verify_once(
 
 impl Services {
     async fn user(&self, user_id: Uuid) -> ServiceResult<users::UserRow> {
-        let mut conn = self.db.acquire().await?;
+        let mut conn = self.db.read().await?;
         users::by_id(&mut conn, user_id)
             .await?
             .ok_or_else(|| ServiceError::Unauthorized("User not found or inactive".to_owned()))
@@ -267,7 +267,7 @@ impl Services {
         // The strength rule needs the account's words, so the token's user is looked up before it is
         // consumed; the consumption below decides.
         let user = {
-            let mut conn = self.db.acquire().await?;
+            let mut conn = self.db.read().await?;
             match tokens::peek(&mut conn, OneTime::Reset, &hash).await? {
                 Some(id) => users::by_id(&mut conn, id).await?,
                 None => None,

@@ -5,4 +5,4 @@ mod claims;
 mod principal;
 
 pub use claims::{AccessClaims, AssumedIdentity, TokenKeys};
-pub use principal::{AuthFailure, Principal};
+pub use principal::{AuthFailure, Principal, TokenSubject, bearer_token, token_subject};

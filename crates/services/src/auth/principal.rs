@@ -26,17 +26,60 @@ pub struct Principal {
 #[error("{0}")]
 pub struct AuthFailure(pub &'static str);
 
+/// The token of an `Authorization` value `Bearer <token>`; `None` for anything else (api.md §1.4 first row).
+pub fn bearer_token(authorization: Option<&str>) -> Option<&str> {
+    authorization
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+/// Who a decoded token names, as far as the checks of api.md §1.4 that need no database tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenSubject {
+    pub assumed: bool,
+    pub user_id: Uuid,
+    pub tenant_id: Option<Uuid>,
+}
+
+/// The rows of api.md §1.4 from `type` to `tenant_id`, in their order; the user, session and operator rows
+/// follow in [`Services::authenticate`]. Pure, so the fuzz targets (fuzz/) reach it without a database.
+pub fn token_subject(c: &AccessClaims) -> Result<TokenSubject, AuthFailure> {
+    let assumed = match c.token_type.as_deref() {
+        Some("access") => false,
+        Some("assumed_access") => true,
+        _ => return Err(AuthFailure("Invalid token type")),
+    };
+    let Some(sub) = c.sub.as_deref() else {
+        return Err(AuthFailure("Invalid token payload"));
+    };
+    if !assumed && c.sid.is_none() {
+        return Err(AuthFailure("Invalid token payload"));
+    }
+    let Ok(user_id) = Uuid::parse_str(sub) else {
+        return Err(AuthFailure("Invalid user_id in token"));
+    };
+    let tenant_id = match c.tenant_id.as_deref() {
+        Some(t) => match Uuid::parse_str(t) {
+            Ok(t) => Some(t),
+            Err(_) => return Err(AuthFailure("Invalid tenant_id in token")),
+        },
+        None => None,
+    };
+    Ok(TokenSubject {
+        assumed,
+        user_id,
+        tenant_id,
+    })
+}
+
 impl Services {
     /// Token level: a valid access or assumed-access token of an active user with a live session.
     pub async fn authenticate(
         &self,
         authorization: Option<&str>,
     ) -> Result<Result<Principal, AuthFailure>, ServiceError> {
-        let Some(token) = authorization
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-        else {
+        let Some(token) = bearer_token(authorization) else {
             return Ok(Err(AuthFailure("Missing or invalid authorization header")));
         };
         let Some(claims) = self.token_keys.decode(token) else {
@@ -49,28 +92,15 @@ impl Services {
         &self,
         c: AccessClaims,
     ) -> Result<Result<Principal, AuthFailure>, ServiceError> {
-        let assumed = match c.token_type.as_deref() {
-            Some("access") => false,
-            Some("assumed_access") => true,
-            _ => return Ok(Err(AuthFailure("Invalid token type"))),
+        let TokenSubject {
+            assumed,
+            user_id,
+            tenant_id,
+        } = match token_subject(&c) {
+            Ok(subject) => subject,
+            Err(failure) => return Ok(Err(failure)),
         };
-        let Some(sub) = c.sub.as_deref() else {
-            return Ok(Err(AuthFailure("Invalid token payload")));
-        };
-        if !assumed && c.sid.is_none() {
-            return Ok(Err(AuthFailure("Invalid token payload")));
-        }
-        let Ok(user_id) = Uuid::parse_str(sub) else {
-            return Ok(Err(AuthFailure("Invalid user_id in token")));
-        };
-        let tenant_id = match c.tenant_id.as_deref() {
-            Some(t) => match Uuid::parse_str(t) {
-                Ok(t) => Some(t),
-                Err(_) => return Ok(Err(AuthFailure("Invalid tenant_id in token"))),
-            },
-            None => None,
-        };
-        let mut conn = self.db.acquire().await?;
+        let mut conn = self.db.read().await?;
         let Some(user) = users::by_id(&mut conn, user_id)
             .await?
             .filter(|u| u.is_active)
@@ -127,7 +157,7 @@ impl Services {
         user_id: Uuid,
         tenant_id: Uuid,
     ) -> Result<Option<(String, bool)>, ServiceError> {
-        let mut conn = self.db.acquire().await?;
+        let mut conn = self.db.read().await?;
         Ok(sessions::membership(&mut conn, user_id, tenant_id).await?)
     }
 }

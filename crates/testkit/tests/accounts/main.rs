@@ -8,6 +8,7 @@ mod login;
 mod passwords;
 mod profile;
 mod refresh;
+mod refresh_model;
 mod sessions;
 mod support;
 mod verification;

@@ -78,18 +78,7 @@ pub async fn enqueue_email(
         ));
     }
     let settings = &deps.settings;
-    let user = {
-        let mut conn = deps.read().await?;
-        users::by_id(&mut conn, input.user_id)
-            .await
-            .map_err(|e| failure::from_sql(&e))?
-            .ok_or_else(|| {
-                non_retryable(
-                    kind::REFERENCE_MISSING,
-                    format!("user {} not found", input.user_id),
-                )
-            })?
-    };
+    let user = existing_user(deps, input.user_id).await?;
     let mut tx = deps.begin().await?;
     let rendered = templates::welcome(&settings.app_url, &settings.app_name, &user.full_name);
     let email_id = email::enqueue(
@@ -172,18 +161,7 @@ pub async fn ensure_billing_customer(
             billing_customer_id: None,
         });
     }
-    let user = {
-        let mut conn = deps.read().await?;
-        users::by_id(&mut conn, input.user_id)
-            .await
-            .map_err(|e| failure::from_sql(&e))?
-            .ok_or_else(|| {
-                non_retryable(
-                    kind::REFERENCE_MISSING,
-                    format!("user {} not found", input.user_id),
-                )
-            })?
-    };
+    let user = existing_user(deps, input.user_id).await?;
     // No connection is held across the provider call, which may be slow.
     let key = format!("tenant:{}", input.tenant_id);
     let created = deps
@@ -222,4 +200,13 @@ pub async fn ensure_billing_customer(
     Ok(BillingOutcome {
         billing_customer_id: stored.and_then(|r| r.0).or(Some(customer_id)),
     })
+}
+
+/// The user an onboarding step is about; a missing one is a broken reference, which no retry mends.
+async fn existing_user(deps: &Deps, user_id: Uuid) -> Result<users::UserRow, ActivityError> {
+    let mut conn = deps.read().await?;
+    users::by_id(&mut conn, user_id)
+        .await
+        .map_err(|e| failure::from_sql(&e))?
+        .ok_or_else(|| non_retryable(kind::REFERENCE_MISSING, format!("user {user_id} not found")))
 }

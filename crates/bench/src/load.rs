@@ -48,8 +48,6 @@ pub struct LoadOpts {
     /// Registrations driven concurrently (100 ms polling).
     pub registrations: usize,
     pub registration_concurrency: usize,
-    /// Extra environment of the `tenantry serve` / `tenantry worker` children (e.g. allocator settings).
-    pub child_env: Vec<(String, String)>,
 }
 
 pub struct Scenario {
@@ -87,19 +85,9 @@ pub struct LoadRun {
 }
 
 impl LoadRun {
-    /// Where it ran, with the children's extra environment if any.
+    /// Where it ran, for tables and plot legends.
     pub fn label(&self) -> String {
-        if self.mode == Mode::Process && !self.opts.child_env.is_empty() {
-            let env: Vec<String> = self
-                .opts
-                .child_env
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            format!("{}, {}", self.mode.label(), env.join(" "))
-        } else {
-            self.mode.label().to_owned()
-        }
+        self.mode.label().to_owned()
     }
 }
 
@@ -116,9 +104,6 @@ pub async fn run(
     let mut runs = Vec::new();
     for &mode in modes {
         println!("== load, {} ==", mode.label());
-        if mode == Mode::Process && !opts.child_env.is_empty() {
-            println!("   children's extra environment: {:?}", opts.child_env);
-        }
         let run = run_mode(opts, mode, bin).await?;
         print(&run);
         runs.push(run);
@@ -212,15 +197,18 @@ async fn run_with(
             let bin = bin.context("separate processes need the tenantry binary")?;
             let port = free_port()?;
             let bind = format!("127.0.0.1:{port}");
-            let extra: Vec<(&str, &str)> = opts
-                .child_env
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            let serve_env = [&[("BIND_ADDR", bind.as_str())], extra.as_slice()].concat();
-            let worker_env = [&[("WORKER_HEALTH_PORT", "0")], extra.as_slice()].concat();
-            children.push(Child::spawn(bin, &["serve"], &app.vars, &serve_env)?);
-            children.push(Child::spawn(bin, &["worker"], &app.vars, &worker_env)?);
+            children.push(Child::spawn(
+                bin,
+                &["serve"],
+                &app.vars,
+                &[("BIND_ADDR", bind.as_str())],
+            )?);
+            children.push(Child::spawn(
+                bin,
+                &["worker"],
+                &app.vars,
+                &[("WORKER_HEALTH_PORT", "0")],
+            )?);
             let target = Target::new(format!("http://{bind}"))?;
             if let Err(e) = target.wait_healthy(Duration::from_secs(30)).await {
                 for c in children.iter_mut() {

@@ -96,7 +96,6 @@ impl LoadArgs {
             sequential: self.sequential,
             registrations: self.registrations,
             registration_concurrency: self.registration_concurrency,
-            child_env: Vec::new(),
         }
     }
 }

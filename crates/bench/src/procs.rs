@@ -67,8 +67,8 @@ pub fn free_port() -> anyhow::Result<u16> {
     Ok(l.local_addr()?.port())
 }
 
-/// `tenantry <args>` with exactly the app's variables (plus PATH, `RUST_LOG=error` and any `MALLOC_*` /
-/// `GLIBC_TUNABLES` of this process), as `crates/tenantry/tests/durability.rs` spawns workers.
+/// `tenantry <args>` with exactly the app's variables (plus PATH and `RUST_LOG=error`), as
+/// `crates/tenantry/tests/durability.rs` spawns workers.
 pub fn command(
     bin: &Path,
     args: &[&str],
@@ -82,12 +82,6 @@ pub fn command(
         .env("RUST_LOG", "error");
     if let Ok(path) = std::env::var("PATH") {
         cmd.env("PATH", path);
-    }
-    // Allocator knobs pass through, for experiments such as `MALLOC_ARENA_MAX=2`.
-    for (k, v) in std::env::vars() {
-        if k.starts_with("MALLOC_") || k == "GLIBC_TUNABLES" {
-            cmd.env(k, v);
-        }
     }
     for (k, v) in extra {
         cmd.env(k, v);

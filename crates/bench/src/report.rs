@@ -28,7 +28,6 @@ fn sizes(quick: bool, tenants: Option<usize>) -> Sizes {
                 sequential: 3,
                 registrations: 10,
                 registration_concurrency: 5,
-                child_env: Vec::new(),
             },
             CapOpts {
                 tenants: 50,
@@ -46,7 +45,6 @@ fn sizes(quick: bool, tenants: Option<usize>) -> Sizes {
                 sequential: 10,
                 registrations: 50,
                 registration_concurrency: 10,
-                child_env: Vec::new(),
             },
             CapOpts {
                 tenants: 1000,
@@ -170,7 +168,7 @@ fn write_plots(dir: &Path, loads: &[LoadRun], cap: &CapacityRun) -> anyhow::Resu
             }
         }
         if matches!(key, "users-me" | "projects-list") {
-            for l in loads.iter().filter(|l| l.opts.child_env.is_empty()) {
+            for l in loads {
                 series.push((
                     format!("SELECT 1 on the pool ({})", l.label()),
                     &l.select1.lat,
